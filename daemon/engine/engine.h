@@ -76,6 +76,7 @@
  * "logs/jet00000003.log: offset 8192: record checksum mismatch".
  */
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
