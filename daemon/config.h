@@ -46,6 +46,13 @@ typedef struct Config {
         size_t n_instances;
 } Config;
 
+/* Every default of the top level; instances default to all-zero ("engine default"). */
+#define CONFIG_NULL                                                             \
+        {                                                                       \
+                .freeze_timeout_usec = CONFIG_FREEZE_TIMEOUT_DEFAULT_USEC,      \
+                .session_idle_timeout_usec = CONFIG_SESSION_IDLE_TIMEOUT_DEFAULT_USEC, \
+        }
+
 /*
  * config_load() - parse and validate a config file.
  * @path: the file; NULL means the embedded default (one instance "default"
