@@ -1,0 +1,205 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/*
+ * bench-engine: the storage engine in-process, no bus. N threads call
+ * engine_commit_wait() with one 100-byte row each, against SQLite WAL
+ * (FULL, NORMAL; one connection per thread), LMDB (one environment, default
+ * sync) and write + fdatasync, all in the same directory.
+ */
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "baseline.h"
+#include "engine.h"
+
+#define ENGINE_DIR "engine"
+
+static const char *arg_dir = NULL;
+static uint64_t arg_duration_usec = 3 * USEC_PER_SEC;
+static unsigned arg_threads[8] = { 1, 8 };
+static size_t arg_n_threads = 2;
+
+static void help(void) {
+        printf("bench-engine -d DIR [-t SECONDS] [-c N[,N...]]\n\n"
+               "Durable one-row commits from N threads: the engine in-process (engine_commit_wait)\n"
+               "against SQLite WAL (FULL, NORMAL), LMDB and write+fdatasync, all in DIR.\n"
+               "  -d DIR       work directory (emptied of our files before each data point)\n"
+               "  -t SECONDS   duration of each data point (default 3)\n"
+               "  -c LIST      thread counts (default 1,8)\n");
+}
+
+static int parse_argv(int argc, char *argv[]) {
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                {}
+        };
+        int c;
+
+        while ((c = getopt_long(argc, argv, "hd:t:c:", options, NULL)) >= 0)
+                switch (c) {
+                case 'h':
+                        help();
+                        return 0;
+                case 'd':
+                        arg_dir = optarg;
+                        break;
+                case 't':
+                        arg_duration_usec = arg_seconds_usec(optarg);
+                        break;
+                case 'c':
+                        arg_n_threads = 0;
+                        for (char *tok = strtok(optarg, ","); tok; tok = strtok(NULL, ",")) {
+                                if (arg_n_threads == ELEMENTSOF(arg_threads))
+                                        return -E2BIG;
+                                arg_threads[arg_n_threads++] = arg_unsigned(tok);
+                        }
+                        break;
+                default:
+                        return -EINVAL;
+                }
+        if (!arg_dir || optind < argc) {
+                help();
+                return -EINVAL;
+        }
+        return 1;
+}
+
+static int engine_setup(void *arg, unsigned worker, void **ret_ctx) {
+        *ret_ctx = arg;
+        return 0;
+}
+
+static int engine_op(void *ctx, unsigned worker, uint64_t seq) {
+        uint8_t key[BENCH_KEY_SIZE], row[BENCH_ROW_SIZE];
+        EngineOp op = {
+                .kind = ENGINE_OP_PUT,
+                .database = "main",
+                .table = "bench",
+                .key = key,
+                .key_size = sizeof(key),
+                .value = row,
+                .value_size = sizeof(row),
+        };
+        uint64_t lsn;
+
+        bench_key(key, worker, seq);
+        bench_row(row, worker, seq);
+        return engine_commit_wait(ctx, &op, 1, &lsn);
+}
+
+static const BenchWorkerOps engine_ops = {
+        .setup = engine_setup,
+        .op = engine_op,
+};
+
+static int run_engine(unsigned n, BenchResult *ret) {
+        _cleanup_free_ char *path = NULL, *db = NULL;
+        _cleanup_free_ char *msg = NULL;
+        Engine *e = NULL;
+        int r;
+
+        if (asprintf(&path, "%s/" ENGINE_DIR, arg_dir) < 0 || asprintf(&db, "%s/main.jdb", path) < 0)
+                return -ENOMEM;
+        r = rm_rf(path);
+        if (r < 0)
+                return r;
+
+        /* The daemon's defaults: what an instance without tuning gets. */
+        EngineDatabaseConfig dbc = { .name = "main", .path = db };
+        EngineConfig config = {
+                .name = "bench",
+                .path = path,
+                .n_databases = 1,
+                .databases = &dbc,
+        };
+        r = engine_open(&config, &e, &msg);
+        if (r < 0) {
+                fprintf(stderr, "engine_open(%s): %s\n", path, msg ?: strerror(-r));
+                return r;
+        }
+        r = bench_load_run(BENCH_THREADS, &engine_ops, e, n, arg_duration_usec, ret);
+        engine_close(e);
+        (void) rm_rf(path);
+        return r;
+}
+
+static int run_baseline(const BenchWorkerOps *ops, BaselineArg *a, unsigned n, BenchResult *ret) {
+        int r;
+
+        r = baseline_reset(a->dir);
+        if (r < 0)
+                return r;
+        if (ops == &baseline_lmdb_ops) {
+                /* LMDB allows one environment per process: the threads share it. */
+                r = baseline_lmdb_open(a->dir, &a->env);
+                if (r < 0)
+                        return r;
+        }
+        r = bench_load_run(BENCH_THREADS, ops, a, n, arg_duration_usec, ret);
+        if (a->env)
+                mdb_env_close(a->env);
+        a->env = NULL;
+        return r;
+}
+
+static int run(int argc, char *argv[]) {
+        int r;
+
+        r = parse_argv(argc, argv);
+        if (r <= 0)
+                return r;
+        r = mkdir_p(arg_dir, 0755);
+        if (r < 0)
+                return r;
+
+        for (size_t i = 0; i < arg_n_threads; i++) {
+                unsigned n = arg_threads[i];
+                BaselineArg full = { .dir = arg_dir, .synchronous = "FULL" };
+                BaselineArg normal = { .dir = arg_dir, .synchronous = "NORMAL" };
+                BenchResult re = {}, rf = {}, rn = {}, rl = {}, rs = {};
+                char title[256];
+
+                r = run_engine(n, &re);
+                if (r >= 0)
+                        r = run_baseline(&baseline_sqlite_ops, &full, n, &rf);
+                if (r >= 0)
+                        r = run_baseline(&baseline_sqlite_ops, &normal, n, &rn);
+                if (r >= 0)
+                        r = run_baseline(&baseline_lmdb_ops, &full, n, &rl);
+                if (r >= 0)
+                        r = run_baseline(&baseline_fdatasync_ops, &full, n, &rs);
+                if (r < 0)
+                        return r;
+
+                (void) snprintf(title, sizeof(title),
+                                "In-process durable commits, one %u-byte row per transaction, %u thread%s, %s (%s)",
+                                BENCH_ROW_SIZE, n, n == 1 ? "" : "s", arg_dir, fs_type_name(arg_dir));
+                table_header(title, "system (ratio: vs SQLite WAL FULL)");
+                table_row("jetsnap engine, engine_commit_wait()", &re, rf.per_sec);
+                table_row("SQLite WAL synchronous=FULL", &rf, rf.per_sec);
+                table_row("SQLite WAL synchronous=NORMAL (not durable)", &rn, rf.per_sec);
+                table_row("LMDB default sync", &rl, rf.per_sec);
+                table_row("floor: write + fdatasync, own file each", &rs, rf.per_sec);
+                if (n == 8)
+                        table_target(re.per_sec >= 5 * rf.per_sec, "8 threads in-process >= 5x SQLite WAL FULL (%.2fx)",
+                                     re.per_sec / rf.per_sec);
+
+                bench_result_done(&re);
+                bench_result_done(&rf);
+                bench_result_done(&rn);
+                bench_result_done(&rl);
+                bench_result_done(&rs);
+        }
+
+        return baseline_reset(arg_dir);
+}
+
+int main(int argc, char *argv[]) {
+        int r = run(argc, argv);
+        if (r < 0)
+                fprintf(stderr, "bench-engine: %s\n", strerror(-r));
+        return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+}
