@@ -1,0 +1,53 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Btrfs under load: `jetsnapctl snapshot --btrfs` while 8 clients commit.
+
+Each snapshot is recovered by a fresh jetsnapd and must hold exactly a
+prefix of the load containing every commit acknowledged before jetsnapctl
+started, nothing sent after it returned, and no torn multi-database
+transaction (see snapsuite.py, loadgen.verify()).
+"""
+
+import os
+
+import systest
+import snapsuite
+
+
+class BtrfsBackend:
+    def __init__(self, fs):
+        self.fs = fs
+
+    def take_ctl(self, address, i):
+        to = os.path.join(self.fs.snapdir, f"ctl-{i:02d}")
+        r = systest.jetsnapctl(address, "snapshot", "--btrfs", self.fs.subvol, "--to", to)
+        # jetsnapctl prints the snapshot's path; take the last line naming a directory.
+        lines = [l.strip() for l in r.stdout.splitlines() if l.strip()]
+        path = next((l for l in reversed(lines) if os.path.isdir(l)), None)
+        systest.check(path is not None, f"jetsnapctl snapshot --btrfs printed no snapshot path:\n{r.stdout}{r.stderr}")
+        systest.check(path != self.fs.subvol, "jetsnapctl printed the source subvolume")
+        ro = systest.run(["btrfs", "property", "get", "-ts", path, "ro"]).stdout.strip()
+        systest.check(ro == "ro=true", f"{path}: snapshot is not read-only ({ro})")
+        return path
+
+    def take_raw(self, i):
+        path = os.path.join(self.fs.snapdir, f"raw-{i:02d}")
+        systest.run(["btrfs", "subvolume", "snapshot", "-r", self.fs.subvol, path])
+        return path
+
+    def make_writable(self, path):
+        self.fs.make_writable(path)
+
+    def release(self, path):
+        systest.run(["btrfs", "subvolume", "delete", path])
+
+
+def test():
+    systest.require_btrfs()
+    systest.require_binaries()
+    tmp = systest.workdir()
+    fs = systest.Btrfs(tmp)
+    snapsuite.run(BtrfsBackend(fs), fs.subvol, tmp, cycles=20, raw_cycles=8)
+
+
+systest.main(test)

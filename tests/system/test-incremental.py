@@ -1,0 +1,137 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Incremental chain under load: one full snapshot, then incrementals.
+
+Each backup copies what the freeze info lists (full: databases, jet.chk and
+the generations from the checkpoint's on; incremental: only the generations
+since the last backup) while frozen, then Thaw, TruncateLog(AllDatabases),
+End. Restoring the full backup plus incrementals 1..k and recovering it
+with a fresh jetsnapd must give exactly the commits of incremental k's
+freeze (bounds as in loadgen.verify()). TruncateLog must keep the log
+directory bounded: after each backup no archived generation older than the
+checkpoint at freeze time is left.
+"""
+
+import os
+import shutil
+import time
+
+import loadgen
+import snapsuite
+import systest
+from systest import check, log
+
+INCREMENTALS = 4
+
+
+def gen_of(path):
+    return int(os.path.basename(path)[3:11], 16)
+
+
+def backup(client, root, dest, flags, label):
+    sid = int(client.manager("Prepare", "u", flags | systest.JET_bitContinueAfterThaw))
+    lower = time.monotonic()
+    info = systest.freeze_info_struct(client.manager("Freeze", "tu", sid, 0))
+    upper = time.monotonic()
+    chk = {i: int(client.instance_prop(i, "CheckpointGeneration")) for i in systest.TOPOLOGY}
+    gens = {}
+    for inst, fi in info.items():
+        idir = os.path.join(root, inst)
+        files = list(fi["files"])
+        if not flags & systest.JET_bitIncrementalSnapshot:
+            files += [p for p, _ in fi["databases"]]
+        logs = sorted(gen_of(f) for f in fi["files"] if os.path.basename(f) != "jet.chk")
+        check(logs, f"{label}: {inst}: freeze info lists no log generation: {fi['files']}")
+        check(logs == list(range(logs[0], logs[-1] + 1)), f"{label}: {inst}: generations not contiguous: {logs}")
+        check(not os.path.exists(os.path.join(fi["logdir"], "jet.log")), f"{label}: {inst}: jet.log exists while frozen")
+        gens[inst] = logs
+        for f in files:
+            rel = os.path.relpath(f, idir)
+            check(not rel.startswith(".."), f"{label}: {f} is outside instance directory {idir}")
+            os.makedirs(os.path.dirname(os.path.join(dest, inst, rel)), exist_ok=True)
+            shutil.copyfile(f, os.path.join(dest, inst, rel))
+    client.manager("Thaw", "tu", sid, 0)
+    client.manager("TruncateLog", "tu", sid, systest.JET_bitAllDatabasesSnapshot)
+    client.manager("End", "tu", sid, 0)
+    return {"lower": lower, "upper": upper, "label": label, "gens": gens, "chk": chk, "info": info}
+
+
+def check_truncated(root, snap):
+    """After TruncateLog, nothing below the checkpoint generation at freeze is left."""
+    counts = {}
+    for inst, chk in snap["chk"].items():
+        logdir = os.path.join(root, inst, "logs")
+        gens = systest.generation_files(logdir)
+        check(not gens or gens[0] >= chk,
+              f"{snap['label']}: {inst}: generation {gens[0]:08X} left, checkpoint was {chk:08X}")
+        counts[inst] = len(gens)
+    return counts
+
+
+def restore(dest, parts):
+    for part in parts:
+        shutil.copytree(part, dest, dirs_exist_ok=True)
+
+
+def test():
+    systest.require_root()
+    systest.require_binaries()
+    tmp = systest.workdir()
+    root = os.path.join(tmp, "data")
+    bus = systest.start_bus(os.path.join(tmp, "bus"))
+    daemon = systest.start_daemon(bus, os.path.join(tmp, "daemon"),
+                                  systest.config_yaml(root, log_file_size="64KiB"))
+    client = systest.connect(bus.address)
+
+    # An incremental before any full backup has nothing to build on.
+    sid = int(client.manager("Prepare", "u", systest.JET_bitIncrementalSnapshot))
+    name = client.error_of("Freeze", "tu", sid, 0)
+    check(name == systest.ERR + "MissingFullBackup", f"incremental without full: Freeze gave {name}")
+    client.manager("End", "tu", sid, 0)
+
+    load = loadgen.Load(bus.address, os.path.join(tmp, "load")).start()
+    load.wait_progress(500)
+    parts, snaps, counts = [], [], []
+    for k in range(INCREMENTALS + 1):
+        if k:
+            load.wait_progress(600)  # several 64KiB generations between backups
+        dest = os.path.join(tmp, f"backup-{k}")
+        flags = systest.JET_bitIncrementalSnapshot if k else 0
+        snap = backup(client, root, dest, flags, f"incremental {k}" if k else "full")
+        if k:
+            for inst, gens in snap["gens"].items():
+                prev = snaps[-1]["gens"][inst][-1]
+                check(gens[0] == prev + 1, f"{snap['label']}: {inst}: starts at {gens[0]:08X}, previous ended {prev:08X}")
+        parts.append(dest)
+        snap["parts"] = list(parts)
+        snaps.append(snap)
+        counts.append(check_truncated(root, snap))
+        full = client.instance_prop("alpha", "LastFullBackup")
+        check(int(full[1]) != 0, f"LastFullBackup not recorded: {full}")
+        if k:
+            inc = client.instance_prop("alpha", "LastIncrementalBackup")
+            check(int(inc[0]) <= snap["gens"]["alpha"][-1] <= int(inc[1]),
+                  f"LastIncrementalBackup {tuple(map(int, inc))} does not cover {snap['gens']['alpha']}")
+    load.stop()
+    history = load.history()
+    check(not history.errors(), f"commits failed: {history.errors()[:5]}")
+    produced = {i: int(client.instance_prop(i, "CurrentGeneration")) for i in systest.TOPOLOGY}
+    client.close()
+    systest.stop_daemon(daemon)
+
+    rbus = systest.start_bus(os.path.join(tmp, "rbus"))
+    for k, snap in enumerate(snaps):
+        dest = os.path.join(tmp, f"restore-{k}")
+        restore(dest, snap["parts"])
+        snap["path"] = dest
+        n = snapsuite.recover_and_check(rbus, tmp, snap, history, k)
+        log(f"{snap['label']}: generations {snap['gens']}, restored {n} commits")
+    for inst in systest.TOPOLOGY:
+        most = max(c[inst] for c in counts)
+        check(most < produced[inst] - 1, f"{inst}: {most} generations kept of {produced[inst]} produced: "
+              "TruncateLog deleted nothing")
+    log(f"cycles: 1 full + {INCREMENTALS} incremental backups, each restored and checked")
+    log(f"generation files after each TruncateLog: {counts}; generations produced: {produced}")
+
+
+systest.main(test)
