@@ -19,13 +19,14 @@ class BtrfsBackend:
         self.fs = fs
 
     def take_ctl(self, address, i):
-        to = os.path.join(self.fs.snapdir, f"ctl-{i:02d}")
-        r = systest.jetsnapctl(address, "snapshot", "--btrfs", self.fs.subvol, "--to", to)
+        # --to names the directory; jetsnapctl picks the name (jetsnap-<time>-<id>).
+        r = systest.jetsnapctl(address, "snapshot", "--btrfs", self.fs.subvol, "--to", self.fs.snapdir)
         # jetsnapctl prints the snapshot's path; take the last line naming a directory.
         lines = [l.strip() for l in r.stdout.splitlines() if l.strip()]
         path = next((l for l in reversed(lines) if os.path.isdir(l)), None)
         systest.check(path is not None, f"jetsnapctl snapshot --btrfs printed no snapshot path:\n{r.stdout}{r.stderr}")
-        systest.check(path != self.fs.subvol, "jetsnapctl printed the source subvolume")
+        systest.check(os.path.dirname(path.rstrip("/")) == self.fs.snapdir,
+                      f"jetsnapctl created {path}, not inside {self.fs.snapdir}")
         ro = systest.run(["btrfs", "property", "get", "-ts", path, "ro"]).stdout.strip()
         systest.check(ro == "ro=true", f"{path}: snapshot is not read-only ({ro})")
         return path
