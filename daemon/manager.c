@@ -1,0 +1,250 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <systemd/sd-daemon.h>
+
+#include "bus-errors.h"
+#include "log.h"
+#include "macro.h"
+#include "manager.h"
+
+int manager_new(Config *config, const char *state_dir, bool user, Manager **ret) {
+        _cleanup_(manager_freep) Manager *m = NULL;
+        int r;
+
+        m = calloc(1, sizeof(*m));
+        if (!m)
+                return -ENOMEM;
+        m->user = user;
+        m->state_dir = strdup(state_dir);
+        if (!m->state_dir)
+                return -ENOMEM;
+
+        r = sd_event_default(&m->event);
+        if (r < 0)
+                return r;
+
+        r = snapshot_ids_open(&m->ids, state_dir);
+        if (r < 0)
+                return log_error_errno(r, "Failed to read the snapshot id mark in %s: %m", state_dir);
+
+        m->instances = calloc(MAX(config->n_instances, (size_t) 1), sizeof(Instance *));
+        if (!m->instances)
+                return -ENOMEM;
+        for (size_t k = 0; k < config->n_instances; k++) {
+                r = instance_new(m, &config->instances[k], k + 1, &m->instances[k]);
+                if (r < 0)
+                        return r;
+                m->n_instances++;
+        }
+        /* Last: on failure the caller still owns the config. */
+        m->config = config;
+        *ret = TAKE_PTR(m);
+        return 0;
+}
+
+Manager *manager_free(Manager *m) {
+        if (!m)
+                return NULL;
+        if (m->session) {
+                session_cancel(m->session, NULL);
+                if (m->session)
+                        manager_session_finish(m, m->session);
+        }
+        for (size_t k = 0; k < m->n_instances; k++)
+                instance_free(m->instances[k]);
+        free(m->instances);
+        m->name_timer = sd_event_source_disable_unref(m->name_timer);
+        if (m->bus)
+                sd_bus_flush(m->bus);
+        m->bus = sd_bus_flush_close_unref(m->bus);
+        m->event = sd_event_unref(m->event);
+        snapshot_ids_done(&m->ids);
+        config_free(m->config);
+        free(m->state_dir);
+        free(m);
+        return NULL;
+}
+
+Instance *manager_find_instance(Manager *m, const char *name) {
+        for (size_t k = 0; k < m->n_instances; k++)
+                if (streq(m->instances[k]->config->name, name))
+                        return m->instances[k];
+        return NULL;
+}
+
+void manager_update_status(Manager *m) {
+        const char *state = "idle";
+        char buf[128];
+
+        if (m->stopping)
+                state = "stopping";
+        else if (m->n_opening > 0)
+                state = "recovering";
+        if (m->session && m->session->snapshot->state != SNAPSHOT_ENDED) {
+                if (m->session->snapshot->state == SNAPSHOT_FROZEN)
+                        (void) snprintf(buf, sizeof(buf), "frozen by snapshot %" PRIu64, m->session->snapshot->id);
+                else
+                        (void) snprintf(buf, sizeof(buf), "snapshot %" PRIu64 " %s", m->session->snapshot->id,
+                                        snapshot_state_to_string(m->session->snapshot->state));
+                state = buf;
+        }
+        (void) sd_notifyf(false, "STATUS=%zu instance%s, %s", m->n_instances, m->n_instances == 1 ? "" : "s", state);
+}
+
+void manager_emit_session_changed(Manager *m) {
+        if (m->bus)
+                (void) sd_bus_emit_properties_changed(m->bus, MANAGER_PATH, MANAGER_INTERFACE, "ActiveSnapshotId",
+                                                      "ActiveSnapshotState", NULL);
+        manager_update_status(m);
+}
+
+/* The session is over and no engine operation is left: drop it. */
+void manager_session_finish(Manager *m, Session *s) {
+        if (m->session != s)
+                return;
+        m->session = NULL;
+        manager_emit_session_changed(m);
+        session_unref(s);
+}
+
+static int on_name_acquired(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        Manager *m = userdata;
+        const sd_bus_error *e = sd_bus_message_get_error(reply);
+
+        if (e) {
+                log_error("Failed to acquire the bus name %s: %s", BUS_NAME, e->message ?: e->name);
+                return sd_event_exit(m->event, EXIT_FAILURE);
+        }
+        log_info("Ready: %zu instance(s), bus name %s", m->n_instances, BUS_NAME);
+        (void) sd_notify(false, "READY=1");
+        manager_update_status(m);
+        return 0;
+}
+
+static void manager_request_name(Manager *m) {
+        int r;
+
+        if (m->name_requested)
+                return;
+        m->name_requested = true;
+        m->name_timer = sd_event_source_disable_unref(m->name_timer);
+        r = sd_bus_request_name_async(m->bus, NULL, BUS_NAME, 0, on_name_acquired, m);
+        if (r < 0) {
+                log_error_errno(r, "Failed to request the bus name %s: %m", BUS_NAME);
+                (void) sd_event_exit(m->event, EXIT_FAILURE);
+        }
+}
+
+static int on_name_grace(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+
+        log_notice("%u instance(s) still recovering; taking the bus name anyway", m->n_opening);
+        manager_request_name(m);
+        return 0;
+}
+
+void manager_instance_opened(Manager *m, Instance *i) {
+        if (m->n_opening > 0 && --m->n_opening == 0)
+                manager_request_name(m);
+        manager_update_status(m);
+}
+
+/*
+ * SIGTERM/SIGINT: abort the session (thawing), then close every engine,
+ * which finishes pending commits (their replies go out from the
+ * callbacks) and checkpoints, then leave the loop with 0.
+ */
+static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        Manager *m = userdata;
+
+        if (m->stopping)
+                return 0;
+        m->stopping = true;
+        log_info("Stopping on signal %u", si->ssi_signo);
+        manager_update_status(m);
+        (void) sd_notify(false, "STOPPING=1");
+        if (m->session)
+                session_cancel(m->session, "jetsnapd is stopping");
+        for (size_t k = 0; k < m->n_instances; k++) {
+                m->instances[k]->stopping = true;
+                instance_emit_changed(m->instances[k], "State");
+        }
+        for (size_t k = 0; k < m->n_instances; k++)
+                instance_stop(m->instances[k]);
+        if (m->bus)
+                (void) sd_bus_flush(m->bus);
+        return sd_event_exit(m->event, EXIT_SUCCESS);
+}
+
+static int manager_connect_bus(Manager *m) {
+        int r;
+
+        r = m->user ? sd_bus_open_user_with_description(&m->bus, "jetsnapd")
+                    : sd_bus_open_system_with_description(&m->bus, "jetsnapd");
+        if (r < 0)
+                return log_error_errno(r, "Failed to connect to the %s bus: %m", m->user ? "session" : "system");
+        r = manager_register_objects(m, m->bus);
+        if (r < 0)
+                return log_error_errno(r, "Failed to register the bus objects: %m");
+        r = sd_bus_attach_event(m->bus, m->event, SD_EVENT_PRIORITY_NORMAL);
+        if (r < 0)
+                return log_error_errno(r, "Failed to attach the bus to the event loop: %m");
+        return 0;
+}
+
+/* Signals, watchdog, bus, instances (opened on worker threads); the name follows once they are open. */
+int manager_start(Manager *m) {
+        sigset_t mask;
+        int r;
+
+        (void) sigemptyset(&mask);
+        (void) sigaddset(&mask, SIGTERM);
+        (void) sigaddset(&mask, SIGINT);
+        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+                return -errno;
+        r = sd_event_add_signal(m->event, NULL, SIGTERM, on_signal, m);
+        if (r < 0)
+                return r;
+        r = sd_event_add_signal(m->event, NULL, SIGINT, on_signal, m);
+        if (r < 0)
+                return r;
+        r = sd_event_set_watchdog(m->event, true);
+        if (r < 0)
+                log_warning_errno(r, "Failed to enable the watchdog, ignoring: %m");
+
+        r = jetsnap_bus_error_map_register();
+        if (r < 0)
+                return r;
+        r = manager_connect_bus(m);
+        if (r < 0)
+                return r;
+
+        for (size_t k = 0; k < m->n_instances; k++) {
+                r = instance_start(m->instances[k]);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to start opening instance '%s': %m",
+                                               m->instances[k]->config->name);
+                m->n_opening++;
+        }
+        if (m->n_opening == 0)
+                manager_request_name(m);
+        else {
+                /* Short recoveries finish before the name appears, so clients never see them; long ones show. */
+                r = sd_event_add_time_relative(m->event, &m->name_timer, CLOCK_MONOTONIC, MANAGER_NAME_GRACE_USEC,
+                                               0, on_name_grace, m);
+                if (r < 0)
+                        return r;
+        }
+        manager_update_status(m);
+        return 0;
+}
+
+int manager_run(Manager *m) {
+        return sd_event_loop(m->event);
+}
