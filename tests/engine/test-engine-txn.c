@@ -1,0 +1,319 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Engine core: commits, reads, scans, limits, reopen, asynchronous
+ * completion through engine_dispatch().
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine-test-util.h"
+#include "macro.h"
+
+static TestConfig tc;
+
+static void setup(void) {
+        test_dir_setup();
+        test_config_init(&tc, NULL);
+}
+
+START_TEST(test_put_get_reopen) {
+        Engine *e = test_open(&tc.config);
+        uint64_t lsn1 = 0, lsn2 = 0;
+
+        ck_assert_int_eq(test_put(e, "a", "t", "k1", "v1", &lsn1), 0);
+        ck_assert_int_eq(test_put(e, "a", "t", "k2", "v2", &lsn2), 0);
+        ck_assert_uint_gt(lsn2, lsn1);
+        assert_value(e, "a", "t", "k1", "v1");
+        assert_value(e, "a", "t", "k2", "v2");
+        assert_missing(e, "a", "t", "k3");
+        assert_missing(e, "a", "other", "k1");
+        assert_missing(e, "b", "t", "k1");
+        ck_assert_int_eq(test_put(e, "a", "t", "k1", "v1b", NULL), 0);
+        ck_assert_int_eq(test_del(e, "a", "t", "k2"), 0);
+        assert_value(e, "a", "t", "k1", "v1b");
+        assert_missing(e, "a", "t", "k2");
+        e = engine_close(e);
+
+        e = test_open(&tc.config);
+        assert_value(e, "a", "t", "k1", "v1b");
+        assert_missing(e, "a", "t", "k2");
+        EngineInfo info;
+        ck_assert_int_eq(engine_get_info(e, &info), 0);
+        ck_assert_int_eq(info.state, ENGINE_RUNNING);
+        ck_assert_uint_eq(info.committed_transactions, 0);
+        e = engine_close(e);
+}
+END_TEST
+
+START_TEST(test_multi_database_txn) {
+        Engine *e = test_open(&tc.config);
+        EngineOp ops[] = {
+                { .kind = ENGINE_OP_PUT, .database = "a", .table = "x", .key = "k", .key_size = 1, .value = "1", .value_size = 1 },
+                { .kind = ENGINE_OP_PUT, .database = "b", .table = "y", .key = "k", .key_size = 1, .value = "2", .value_size = 1 },
+                { .kind = ENGINE_OP_PUT, .database = "b", .table = "y", .key = "empty", .key_size = 5, .value = NULL, .value_size = 0 },
+        };
+        ck_assert_int_eq(engine_commit_wait(e, ops, ELEMENTSOF(ops), NULL), 0);
+        assert_value(e, "a", "x", "k", "1");
+        assert_value(e, "b", "y", "k", "2");
+        assert_value(e, "b", "y", "empty", "");
+        e = engine_close(e);
+        e = test_open(&tc.config);
+        assert_value(e, "a", "x", "k", "1");
+        assert_value(e, "b", "y", "k", "2");
+        assert_value(e, "b", "y", "empty", "");
+        e = engine_close(e);
+}
+END_TEST
+
+static void assert_scan(Engine *e, const char *from, const char *to, uint32_t limit, const char *expected) {
+        EngineRecord *r = NULL;
+        size_t n = 0;
+        char buf[1024] = "";
+
+        ck_assert_int_eq(engine_scan(e, "a", "s", from, strlen(from), to, strlen(to), limit, &r, &n), 0);
+        for (size_t i = 0; i < n; i++) {
+                strncat(buf, r[i].key, r[i].key_size);
+                strcat(buf, "=");
+                strncat(buf, r[i].value, r[i].value_size);
+                strcat(buf, i + 1 < n ? "," : "");
+        }
+        engine_records_free(r, n);
+        ck_assert_str_eq(buf, expected);
+}
+
+START_TEST(test_scan_merges_overlay_and_lmdb) {
+        TestConfig slow = tc;
+        /* A long checkpoint interval keeps the second half of the changes in the overlay. */
+        slow.config.checkpoint_interval_usec = 3600 * USEC_PER_SEC;
+        Engine *e = test_open(&slow.config);
+
+        ck_assert_int_eq(test_put(e, "a", "s", "b", "1", NULL), 0);
+        ck_assert_int_eq(test_put(e, "a", "s", "d", "2", NULL), 0);
+        ck_assert_int_eq(test_put(e, "a", "s", "f", "3", NULL), 0);
+        e = engine_close(e); /* now in LMDB */
+        e = test_open(&slow.config);
+        ck_assert_int_eq(test_put(e, "a", "s", "a", "0", NULL), 0);
+        ck_assert_int_eq(test_put(e, "a", "s", "d", "2b", NULL), 0);
+        ck_assert_int_eq(test_del(e, "a", "s", "f"), 0);
+        ck_assert_int_eq(test_put(e, "a", "s", "g", "4", NULL), 0);
+        ck_assert_int_eq(test_put(e, "a", "s", "gg", "5", NULL), 0);
+
+        assert_scan(e, "", "", 0, "a=0,b=1,d=2b,g=4,gg=5");
+        assert_scan(e, "b", "g", 0, "b=1,d=2b");
+        assert_scan(e, "c", "", 2, "d=2b,g=4");
+        assert_scan(e, "g", "gg", 0, "g=4");
+        assert_scan(e, "z", "", 0, "");
+
+        EngineRecord *r = NULL;
+        size_t n = 99;
+        ck_assert_int_eq(engine_scan(e, "a", "nosuch", "", 0, "", 0, 0, &r, &n), 0);
+        ck_assert_uint_eq(n, 0);
+        engine_records_free(r, n);
+        ck_assert_int_eq(engine_scan(e, "nosuch", "s", "", 0, "", 0, 0, &r, &n), -EINVAL);
+        e = engine_close(e);
+}
+END_TEST
+
+START_TEST(test_checkpoint_applies_to_lmdb) {
+        Engine *e = test_open(&tc.config);
+        char key[32];
+        EngineInfo info;
+
+        for (int i = 0; i < 200; i++) {
+                snprintf(key, sizeof(key), "key%04d", i);
+                ck_assert_int_eq(test_put(e, "b", "t", key, key, NULL), 0);
+        }
+        /* Reads are right whichever side of the checkpoint they fall on. */
+        for (int round = 0; round < 50; round++) {
+                snprintf(key, sizeof(key), "key%04d", round * 4);
+                assert_value(e, "b", "t", key, key);
+                ck_assert_int_eq(engine_get_info(e, &info), 0);
+                if (info.checkpoint_generation > 1 || round > 40)
+                        break;
+                usleep(20000);
+        }
+        ck_assert_uint_eq(info.committed_transactions, 200);
+        e = engine_close(e);
+}
+END_TEST
+
+START_TEST(test_limits) {
+        TestConfig small = tc;
+        small.config.value_size_max = 100;
+        small.config.txn_size_max = 1000;
+        Engine *e = test_open(&small.config);
+        char big[2000];
+        memset(big, 'x', sizeof(big));
+        char key[ENGINE_KEY_SIZE_MAX + 1];
+        memset(key, 'k', sizeof(key));
+
+        EngineOp op = { .kind = ENGINE_OP_PUT, .database = "a", .table = "t", .key = key, .key_size = ENGINE_KEY_SIZE_MAX,
+                        .value = big, .value_size = 100 };
+        ck_assert_int_eq(engine_commit_wait(e, &op, 1, NULL), 0);
+        op.key_size = ENGINE_KEY_SIZE_MAX + 1;
+        ck_assert_int_eq(engine_commit_wait(e, &op, 1, NULL), -EINVAL);
+        op.key_size = 0;
+        ck_assert_int_eq(engine_commit_wait(e, &op, 1, NULL), -EINVAL);
+        op.key_size = 1;
+        op.value_size = 101;
+        ck_assert_int_eq(engine_commit_wait(e, &op, 1, NULL), -E2BIG);
+        op.value_size = 100;
+        EngineOp many[12];
+        for (size_t i = 0; i < ELEMENTSOF(many); i++)
+                many[i] = op;
+        ck_assert_int_eq(engine_commit_wait(e, many, ELEMENTSOF(many), NULL), -E2BIG);
+        op.database = "nosuch";
+        ck_assert_int_eq(engine_commit_wait(e, &op, 1, NULL), -EINVAL);
+        op.database = "a";
+        op.table = ENGINE_RESERVED_TABLE;
+        ck_assert_int_eq(engine_commit_wait(e, &op, 1, NULL), -EINVAL);
+        op.table = "";
+        ck_assert_int_eq(engine_commit_wait(e, &op, 1, NULL), -EINVAL);
+        op.table = "t";
+        op.kind = 'x';
+        ck_assert_int_eq(engine_commit_wait(e, &op, 1, NULL), -EINVAL);
+        ck_assert_int_eq(engine_commit_wait(e, &op, 0, NULL), -EINVAL);
+
+        /* Table count: ENGINE_TABLES_MAX per database, the reserved one excluded. */
+        op.kind = ENGINE_OP_PUT;
+        op.value_size = 1;
+        char name[32];
+        for (int i = 1; i < ENGINE_TABLES_MAX; i++) {
+                snprintf(name, sizeof(name), "t%d", i);
+                op.table = name;
+                ck_assert_int_eq(engine_commit_wait(e, &op, 1, NULL), 0);
+        }
+        op.table = "one-too-many";
+        ck_assert_int_eq(engine_commit_wait(e, &op, 1, NULL), -E2BIG);
+        e = engine_close(e);
+        /* All of them survive a reopen (they are LMDB named databases now). */
+        e = test_open(&small.config);
+        ck_assert_int_eq(test_put(e, "a", "t5", "k", "v", NULL), 0);
+        ck_assert_int_eq(test_put(e, "a", "one-too-many", "k", "v", NULL), -E2BIG);
+        e = engine_close(e);
+}
+END_TEST
+
+START_TEST(test_pending_limit) {
+        TestConfig t = tc;
+        t.config.pending_commits_max = 4;
+        Engine *e = test_open(&t.config);
+        bool done = false;
+        EngineOp op = { .kind = ENGINE_OP_PUT, .database = "a", .table = "t", .key = "k", .key_size = 1, .value = "v", .value_size = 1 };
+
+        /* Frozen: nothing drains, so the fifth pending commit is refused. */
+        ck_assert_int_eq(engine_freeze(e, NULL, NULL), 0);
+        for (int i = 0; i < 4; i++)
+                ck_assert_int_eq(engine_commit(e, &op, 1, NULL, NULL), 0);
+        ck_assert_int_eq(engine_commit(e, &op, 1, NULL, NULL), -EAGAIN);
+        ck_assert_int_eq(engine_thaw(e), 0);
+        (void) done;
+        e = engine_close(e);
+}
+END_TEST
+
+typedef struct Acks {
+        int n;
+        int last_r;
+        uint64_t last_lsn;
+        bool done;
+        int want;
+} Acks;
+
+static void on_commit(Engine *e, int r, uint64_t lsn, void *userdata) {
+        Acks *a = userdata;
+        ck_assert_uint_gt(lsn, a->last_lsn); /* acknowledged in LSN order */
+        a->last_r = r;
+        a->last_lsn = lsn;
+        a->done = ++a->n == a->want;
+}
+
+START_TEST(test_async_commit_dispatch) {
+        Engine *e = test_open(&tc.config);
+        Acks a = { .want = 500 };
+        char key[32];
+
+        for (int i = 0; i < a.want; i++) {
+                snprintf(key, sizeof(key), "%d", i);
+                EngineOp op = { .kind = ENGINE_OP_PUT, .database = "a", .table = "t", .key = key,
+                                .key_size = strlen(key), .value = key, .value_size = strlen(key) };
+                ck_assert_int_eq(engine_commit(e, &op, 1, on_commit, &a), 0);
+        }
+        dispatch_until(e, &a.done);
+        ck_assert_int_eq(a.last_r, 0);
+        assert_value(e, "a", "t", "499", "499");
+        e = engine_close(e);
+        /* Generations rolled (64 KiB each) and the log is still whole. */
+        FILE *f = fopen("/dev/null", "w");
+        _cleanup_free_ char *inst = test_path("inst");
+        ck_assert_int_eq(engine_verify(inst, f), 0);
+        fclose(f);
+}
+END_TEST
+
+START_TEST(test_bad_config) {
+        Engine *e = NULL;
+        EngineConfig c = tc.config;
+        c.n_databases = 0;
+        ck_assert_int_eq(engine_open(&c, &e, NULL), -EINVAL);
+        c = tc.config;
+        c.log_file_size = 1000;
+        ck_assert_int_eq(engine_open(&c, &e, NULL), -EINVAL);
+        c = tc.config;
+        c.name = "bad/name";
+        ck_assert_int_eq(engine_open(&c, &e, NULL), -EINVAL);
+        ck_assert_ptr_null(e);
+}
+END_TEST
+
+START_TEST(test_big_record_grows_generation) {
+        Engine *e = test_open(&tc.config);
+        size_t n = 200 << 10; /* larger than the 64 KiB generation */
+        char *v = malloc(n + 1);
+        ck_assert_ptr_nonnull(v);
+        memset(v, 'v', n);
+        v[n] = 0;
+        ck_assert_int_eq(test_put(e, "a", "t", "small", "1", NULL), 0);
+        ck_assert_int_eq(test_put(e, "a", "t", "big", v, NULL), 0);
+        ck_assert_int_eq(test_put(e, "a", "t", "after", "2", NULL), 0);
+        e = engine_close(e);
+        e = test_open(&tc.config);
+        assert_value(e, "a", "t", "big", v);
+        assert_value(e, "a", "t", "after", "2");
+        e = engine_close(e);
+        free(v);
+}
+END_TEST
+
+static Suite *engine_txn_suite(void) {
+        Suite *s = suite_create("engine-txn");
+        TCase *tc_core = tcase_create("Core");
+        tcase_add_checked_fixture(tc_core, setup, test_dir_teardown);
+        tcase_set_timeout(tc_core, 60);
+        tcase_add_test(tc_core, test_put_get_reopen);
+        tcase_add_test(tc_core, test_multi_database_txn);
+        tcase_add_test(tc_core, test_scan_merges_overlay_and_lmdb);
+        tcase_add_test(tc_core, test_checkpoint_applies_to_lmdb);
+        tcase_add_test(tc_core, test_async_commit_dispatch);
+        tcase_add_test(tc_core, test_big_record_grows_generation);
+        suite_add_tcase(s, tc_core);
+
+        TCase *tc_limits = tcase_create("Limits");
+        tcase_add_checked_fixture(tc_limits, setup, test_dir_teardown);
+        tcase_set_timeout(tc_limits, 60);
+        tcase_add_test(tc_limits, test_limits);
+        tcase_add_test(tc_limits, test_pending_limit);
+        tcase_add_test(tc_limits, test_bad_config);
+        suite_add_tcase(s, tc_limits);
+        return s;
+}
+
+int main(void) {
+        SRunner *sr = srunner_create(engine_txn_suite());
+        srunner_run_all(sr, CK_NORMAL);
+        int failed = srunner_ntests_failed(sr);
+        srunner_free(sr);
+        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
