@@ -97,7 +97,8 @@ _public_ int jetsnap_snapshot(jetsnap_client *c, uint32_t flags, const char *con
 
         if (ret_failed_step)
                 *ret_failed_step = step;
-        assert_return(c && callback, -EINVAL);
+        assert_client(c);
+        assert_return(callback, -EINVAL);
         assert_return((flags & ~(JETSNAP_PREPARE_INCREMENTAL | JETSNAP_PREPARE_COPY)) == 0, -EINVAL);
 
         flags |= JETSNAP_PREPARE_CONTINUE_AFTER_THAW;

@@ -37,6 +37,18 @@ _public_ jetsnap_instance_status *jetsnap_instance_status_free(jetsnap_instance_
         return NULL;
 }
 
+/*
+ * Instances are objects: the bus answers UnknownObject for a name the
+ * daemon does not have (sd-bus maps that to -EBADR). Report it as the
+ * contract does for an unknown instance name everywhere else: -EINVAL,
+ * keeping the bus's message.
+ */
+static int map_unknown_instance(jetsnap_client *c, int r) {
+        if (r < 0 && sd_bus_error_has_name(&c->error, SD_BUS_ERROR_UNKNOWN_OBJECT))
+                return -EINVAL;
+        return r;
+}
+
 static void instance_status_freep(InstanceStatus **i) {
         jetsnap_instance_status_free((jetsnap_instance_status *) *i);
 }
@@ -134,7 +146,8 @@ _public_ int jetsnap_get_instance_status(jetsnap_client *c, const char *instance
         const char *name;
         int r;
 
-        assert_return(c && instance && ret, -EINVAL);
+        assert_client(c);
+        assert_return(instance && ret, -EINVAL);
 
         client_reset_error(c);
         r = instance_object_path(instance, &path);
@@ -143,7 +156,7 @@ _public_ int jetsnap_get_instance_status(jetsnap_client *c, const char *instance
         r = client_call(c, path, "org.freedesktop.DBus.Properties", "GetAll", 0, &reply, "s",
                         JETSNAP_INSTANCE_IFACE);
         if (r < 0)
-                return r;
+                return map_unknown_instance(c, r);
 
         i = calloc(1, sizeof(*i));
         if (!i)
@@ -195,7 +208,8 @@ _public_ int jetsnap_commit(jetsnap_client *c, const char *instance, const jetsn
         uint64_t lsn;
         int r;
 
-        assert_return(c && instance, -EINVAL);
+        assert_client(c);
+        assert_return(instance, -EINVAL);
         assert_return(ops || n_ops == 0, -EINVAL);
         for (size_t k = 0; k < n_ops; k++) {
                 assert_return(ops[k].kind == JETSNAP_OP_PUT || ops[k].kind == JETSNAP_OP_DELETE, -EINVAL);
@@ -241,7 +255,7 @@ _public_ int jetsnap_commit(jetsnap_client *c, const char *instance, const jetsn
         /* The reply comes once the record is durable, which waits out a freeze. */
         r = client_call_message(c, m, JETSNAP_LONG_CALL_TIMEOUT_USEC, &reply);
         if (r < 0)
-                return r;
+                return map_unknown_instance(c, r);
         r = sd_bus_message_read(reply, "t", &lsn);
         if (r < 0)
                 return client_set_error(c, r);
@@ -259,7 +273,8 @@ _public_ int jetsnap_get(jetsnap_client *c, const char *instance, const char *da
         void *copy;
         int r;
 
-        assert_return(c && instance && database && table, -EINVAL);
+        assert_client(c);
+        assert_return(instance && database && table, -EINVAL);
         assert_return(key || key_size == 0, -EINVAL);
         assert_return(ret_value && ret_size, -EINVAL);
 
@@ -278,7 +293,7 @@ _public_ int jetsnap_get(jetsnap_client *c, const char *instance, const char *da
                 return r;
         r = client_call_message(c, m, 0, &reply);
         if (r < 0)
-                return r;
+                return map_unknown_instance(c, r);
         r = sd_bus_message_read_array(reply, 'y', &v, &n);
         if (r < 0)
                 return client_set_error(c, r);
@@ -326,7 +341,8 @@ _public_ int jetsnap_scan(jetsnap_client *c, const char *instance, const char *d
         size_t n = 0;
         int r;
 
-        assert_return(c && instance && database && table, -EINVAL);
+        assert_client(c);
+        assert_return(instance && database && table, -EINVAL);
         assert_return(from || from_size == 0, -EINVAL);
         assert_return(to || to_size == 0, -EINVAL);
         assert_return(ret && ret_n, -EINVAL);
@@ -352,7 +368,7 @@ _public_ int jetsnap_scan(jetsnap_client *c, const char *instance, const char *d
                 return r;
         r = client_call_message(c, m, 0, &reply);
         if (r < 0)
-                return r;
+                return map_unknown_instance(c, r);
 
         r = sd_bus_message_enter_container(reply, 'a', "(ayay)");
         if (r < 0)

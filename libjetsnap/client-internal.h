@@ -17,6 +17,13 @@
                         return (r);             \
         } while (0)
 
+/* Every public call on a client starts here: even a local failure must not leave the previous call's message. */
+#define assert_client(c)                        \
+        do {                                    \
+                assert_return((c), -EINVAL);    \
+                client_reset_error(c);          \
+        } while (0)
+
 #define JETSNAP_SERVICE "org.jetsnap1"
 #define JETSNAP_MANAGER_PATH "/org/jetsnap1"
 #define JETSNAP_MANAGER_IFACE "org.jetsnap1.Manager"

@@ -194,22 +194,26 @@ static int manager_get_property(jetsnap_client *c, const char *member, const cha
 }
 
 _public_ int jetsnap_get_version(jetsnap_client *c, char **ret) {
-        assert_return(c && ret, -EINVAL);
+        assert_client(c);
+        assert_return(ret, -EINVAL);
         return manager_get_property(c, "Version", "s", ret);
 }
 
 _public_ int jetsnap_get_freeze_timeout(jetsnap_client *c, uint64_t *ret_usec) {
-        assert_return(c && ret_usec, -EINVAL);
+        assert_client(c);
+        assert_return(ret_usec, -EINVAL);
         return manager_get_property(c, "FreezeTimeoutUSec", "t", ret_usec);
 }
 
 _public_ int jetsnap_get_active_snapshot_id(jetsnap_client *c, uint64_t *ret_id) {
-        assert_return(c && ret_id, -EINVAL);
+        assert_client(c);
+        assert_return(ret_id, -EINVAL);
         return manager_get_property(c, "ActiveSnapshotId", "t", ret_id);
 }
 
 _public_ int jetsnap_get_active_snapshot_state(jetsnap_client *c, char **ret) {
-        assert_return(c && ret, -EINVAL);
+        assert_client(c);
+        assert_return(ret, -EINVAL);
         return manager_get_property(c, "ActiveSnapshotState", "s", ret);
 }
 
@@ -228,7 +232,8 @@ _public_ int jetsnap_prepare(jetsnap_client *c, uint32_t flags, uint64_t *ret_id
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         int r;
 
-        assert_return(c && ret_id, -EINVAL);
+        assert_client(c);
+        assert_return(ret_id, -EINVAL);
 
         r = client_call(c, NULL, NULL, "Prepare", 0, &reply, "u", flags);
         if (r < 0)
@@ -241,7 +246,8 @@ _public_ int jetsnap_prepare_with_options(jetsnap_client *c, uint32_t flags, uin
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
         int r;
 
-        assert_return(c && ret_id, -EINVAL);
+        assert_client(c);
+        assert_return(ret_id, -EINVAL);
 
         client_reset_error(c);
         r = client_new_method_call(c, NULL, NULL, "PrepareWithOptions", &m);
@@ -272,7 +278,8 @@ _public_ int jetsnap_prepare_with_options(jetsnap_client *c, uint32_t flags, uin
 }
 
 _public_ int jetsnap_prepare_instance(jetsnap_client *c, uint64_t id, const char *instance, uint32_t flags) {
-        assert_return(c && instance, -EINVAL);
+        assert_client(c);
+        assert_return(instance, -EINVAL);
         return client_call(c, NULL, NULL, "PrepareInstance", 0, NULL, "tsu", id, instance, flags);
 }
 
@@ -293,38 +300,40 @@ static int freeze_info_call(jetsnap_client *c, const char *member, uint64_t time
 }
 
 _public_ int jetsnap_freeze(jetsnap_client *c, uint64_t id, uint32_t flags, jetsnap_freeze_info **ret_info) {
-        assert_return(c, -EINVAL);
+        assert_client(c);
         /* Freeze waits for the in-flight fdatasync of every instance: allow for slow disks. */
         return freeze_info_call(c, "Freeze", JETSNAP_LONG_CALL_TIMEOUT_USEC, id, flags, ret_info);
 }
 
 _public_ int jetsnap_get_freeze_info(jetsnap_client *c, uint64_t id, uint32_t flags, jetsnap_freeze_info **ret_info) {
-        assert_return(c && ret_info, -EINVAL);
+        assert_client(c);
+        assert_return(ret_info, -EINVAL);
         return freeze_info_call(c, "GetFreezeInfo", 0, id, flags, ret_info);
 }
 
 _public_ int jetsnap_thaw(jetsnap_client *c, uint64_t id, uint32_t flags) {
-        assert_return(c, -EINVAL);
+        assert_client(c);
         return client_call(c, NULL, NULL, "Thaw", 0, NULL, "tu", id, flags);
 }
 
 _public_ int jetsnap_truncate_log(jetsnap_client *c, uint64_t id, uint32_t flags) {
-        assert_return(c, -EINVAL);
+        assert_client(c);
         return client_call(c, NULL, NULL, "TruncateLog", 0, NULL, "tu", id, flags);
 }
 
 _public_ int jetsnap_truncate_log_instance(jetsnap_client *c, uint64_t id, const char *instance, uint32_t flags) {
-        assert_return(c && instance, -EINVAL);
+        assert_client(c);
+        assert_return(instance, -EINVAL);
         return client_call(c, NULL, NULL, "TruncateLogInstance", 0, NULL, "tsu", id, instance, flags);
 }
 
 _public_ int jetsnap_abort(jetsnap_client *c, uint64_t id, uint32_t flags) {
-        assert_return(c, -EINVAL);
+        assert_client(c);
         return client_call(c, NULL, NULL, "Abort", 0, NULL, "tu", id, flags);
 }
 
 _public_ int jetsnap_end(jetsnap_client *c, uint64_t id, uint32_t flags) {
-        assert_return(c, -EINVAL);
+        assert_client(c);
         return client_call(c, NULL, NULL, "End", 0, NULL, "tu", id, flags);
 }
 
@@ -335,7 +344,8 @@ _public_ int jetsnap_list_instances(jetsnap_client *c, char ***ret) {
         size_t n = 0;
         int r;
 
-        assert_return(c && ret, -EINVAL);
+        assert_client(c);
+        assert_return(ret, -EINVAL);
 
         r = client_call(c, NULL, NULL, "ListInstances", 0, &reply, NULL);
         if (r < 0)

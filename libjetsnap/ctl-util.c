@@ -198,6 +198,8 @@ void ctl_print_freeze_info(const jetsnap_freeze_info *info, bool json) {
 
 int ctl_parse_args(int argc, char *argv[], const struct option *options, int (*handler)(int opt),
                    const char *usage, int min_args, int max_args) {
+        /* snapshot's COMMAND keeps its own options: stop at the first positional argument there. */
+        const char *shortopts = streq(argv[0], "snapshot") ? "+h" : "h";
         static const struct option common[] = {
                 { "help", no_argument, NULL, 'h' },
                 CTL_GLOBAL_OPTIONS,
@@ -213,8 +215,7 @@ int ctl_parse_args(int argc, char *argv[], const struct option *options, int (*h
                 all[n++] = *o;
         }
 
-        /* '+': everything after the first positional argument stays positional (snapshot's COMMAND). */
-        while ((c = getopt_long(argc, argv, "+h", all, NULL)) >= 0) {
+        while ((c = getopt_long(argc, argv, shortopts, all, NULL)) >= 0) {
                 if (c == 'h') {
                         fputs(usage, stdout);
                         return 0;

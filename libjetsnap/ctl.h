@@ -114,7 +114,9 @@ void btrfs_target_done(BtrfsTarget *t);
 /*
  * Parses a verb's command line: its own @options (handled by @handler,
  * which returns 0 or -CTL_EXIT_USAGE), the global options and --help
- * (prints @usage). Positional arguments are argv[optind..argc), between
+ * (prints @usage). Options may follow positional arguments, except for
+ * "snapshot", whose COMMAND starts at the first positional argument.
+ * Positional arguments are argv[optind..argc), between
  * @min_args and @max_args (-1: no limit).
  * Return: 1 go on, 0 help was printed, -exit code on a usage error.
  */

@@ -45,7 +45,7 @@ START_TEST(test_instance_status) {
         ck_assert_str_eq(b->databases[1].display_name, "two");
         ck_assert_uint_ne(a->id, b->id);
 
-        ck_assert_int_eq(jetsnap_get_instance_status(c, "no-such-instance", &none), -ENXIO);
+        ck_assert_int_eq(jetsnap_get_instance_status(c, "no-such-instance", &none), -EINVAL);
         ck_assert_ptr_null(none);
 }
 END_TEST
@@ -113,7 +113,7 @@ START_TEST(test_commit_errors) {
         ck_assert_int_eq(jetsnap_commit(c, "beta", across, 2, NULL), -EINVAL);
         ck_assert_int_eq(jetsnap_get(c, "beta", "one", "t", "k", 1, &v, &n), -ENOENT);
         ck_assert_int_eq(jetsnap_commit(c, "alpha", empty_key, 1, NULL), -EINVAL);
-        ck_assert_int_eq(jetsnap_commit(c, "no-such-instance", bad_kind, 1, NULL), -ENXIO);
+        ck_assert_int_eq(jetsnap_commit(c, "no-such-instance", bad_kind, 1, NULL), -EINVAL);
         ck_assert_int_eq(jetsnap_get(c, "alpha", "nope", "t", "k", 1, &v, &n), -EINVAL);
 
         /* Refused locally, before any bus traffic. */

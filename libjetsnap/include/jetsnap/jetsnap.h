@@ -287,7 +287,7 @@ typedef struct jetsnap_instance_status {
 /*
  * jetsnap_get_instance_status() - read every property of @instance at once.
  * @ret: caller frees with jetsnap_instance_status_free().
- * Return: 0; -ENXIO no such instance object; -ENOMEM; transport errors.
+ * Return: 0; -EINVAL no such instance; -ENOMEM; transport errors.
  */
 int jetsnap_get_instance_status(jetsnap_client *c, const char *instance, jetsnap_instance_status **ret);
 jetsnap_instance_status *jetsnap_instance_status_free(jetsnap_instance_status *s);
@@ -313,14 +313,15 @@ typedef struct jetsnap_op {
  * this waits (up to JETSNAP_LONG_CALL_TIMEOUT_USEC) until thaw.
  * @ret_lsn: may be NULL; the log sequence number of the commit.
  * Return: 0; -EINVAL bad op, unknown database, bad key; -EAGAIN too many
- * pending commits; -EACCES not in the instance's access-groups; -ENXIO no such instance.
+ * pending commits; -EACCES not in the instance's access-groups; -EINVAL also for no such instance.
  */
 int jetsnap_commit(jetsnap_client *c, const char *instance, const jetsnap_op *ops, size_t n_ops, uint64_t *ret_lsn);
 
 /*
  * jetsnap_get() - look @key up (Instance.Get).
  * @ret_value: caller frees with free(); @ret_size its size (both required).
- * Return: 0; -ENOENT no such key or table; -EINVAL; -EACCES; -ENXIO.
+ * Return: 0; -ENOENT no such key or table; -EINVAL (also: no such instance or
+ * database); -EACCES.
  */
 int jetsnap_get(jetsnap_client *c, const char *instance, const char *database, const char *table,
                 const void *key, size_t key_size, void **ret_value, size_t *ret_size);
@@ -336,8 +337,10 @@ typedef struct jetsnap_record {
  * jetsnap_scan() - records with @from <= key < @to in key order
  * (Instance.Scan); empty @from / @to (size 0) mean the start / the end;
  * @limit 0 means no limit.
- * @ret: array of @ret_n records, caller frees with jetsnap_records_free().
- * Return: 0; -EINVAL; -EACCES; -ENXIO.
+ * @ret: array of @ret_n records (NULL when there are none), caller frees
+ * with jetsnap_records_free().
+ * Return: 0 (an unknown table has no records); -EINVAL (also: no such
+ * instance or database); -EACCES.
  */
 int jetsnap_scan(jetsnap_client *c, const char *instance, const char *database, const char *table,
                  const void *from, size_t from_size, const void *to, size_t to_size, uint32_t limit,
