@@ -193,6 +193,7 @@ static int method_commit(sd_bus_message *m, void *userdata, sd_bus_error *error)
 }
 
 static int method_get(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         Instance *i = userdata;
         _cleanup_free_ void *value = NULL;
         const char *database, *table;
@@ -223,7 +224,13 @@ static int method_get(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         if (r < 0)
                 return bus_error_from_errno(error, r, "Get on instance '%s' failed: %s", i->config->name,
                                             strerror(-r));
-        return sd_bus_reply_method_return(m, "@ay", value_size, value);
+        r = sd_bus_message_new_method_return(m, &reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append_array(reply, 'y', value, value_size);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
 }
 
 static int method_scan(sd_bus_message *m, void *userdata, sd_bus_error *error) {

@@ -68,6 +68,16 @@ class Client:
         except dbus.exceptions.DBusException as e:
             return e.get_dbus_name(), e.get_dbus_message()
 
+    def raw_error(self, path, iface, method, signature, *args):
+        """A call with an explicit signature, bypassing client-side type checks; returns the error name."""
+        msg = dbus.lowlevel.MethodCallMessage(BUS_NAME, path, iface, method)
+        msg.append(*args, signature=signature)
+        try:
+            self.bus.send_message_with_reply_and_block(msg, TIMEOUT)
+            return None
+        except dbus.exceptions.DBusException as e:
+            return e.get_dbus_name()
+
     def prop(self, name, path="/org/jetsnap1", iface=MANAGER):
         return self.call("Get", iface, name, path=path, iface=PROPS)
 
