@@ -114,6 +114,9 @@ int btrfs_target_open(BtrfsTarget *t, jetsnap_client *c, char *const *instances)
                 fprintf(stderr, "jetsnapctl: cannot open --to directory %s: %s\n", t->to, strerror(-r));
                 return r;
         }
+        t->to_real = realpath(t->to, NULL);
+        if (!t->to_real)
+                return -errno;
         if (fstatfs(t->to_fd, &sfs) < 0 || sfs.f_type != BTRFS_SUPER_MAGIC) {
                 fprintf(stderr, "jetsnapctl: --to %s is not on a Btrfs file system.\n", t->to);
                 return -EINVAL;
@@ -148,18 +151,31 @@ int btrfs_target_snapshot(BtrfsTarget *t, uint64_t id) {
         char stamp[32];
         struct tm tm;
         time_t now = time(NULL);
+        int r;
 
         if (!gmtime_r(&now, &tm) || strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm) == 0)
                 return -EINVAL;
-        snprintf(args.name, sizeof(args.name), "jetsnap-%s-%" PRIu64, stamp, id);
-        if (ioctl(t->to_fd, BTRFS_IOC_SNAP_CREATE_V2, &args) < 0) {
-                int r = -errno;
-                fprintf(stderr, "jetsnapctl: creating Btrfs snapshot %s/%s failed: %m%s\n", t->to, args.name,
-                        r == -EXDEV ? " (--to must be on the same Btrfs file system)" : "");
+        /*
+         * Two daemons (other state directories) can hand out the same id in
+         * the same second: on a clash add a counter rather than fail while
+         * the instances are frozen.
+         */
+        for (unsigned attempt = 0;; attempt++) {
+                if (attempt == 0)
+                        snprintf(args.name, sizeof(args.name), "jetsnap-%s-%" PRIu64, stamp, id);
+                else
+                        snprintf(args.name, sizeof(args.name), "jetsnap-%s-%" PRIu64 "-%u", stamp, id, attempt);
+                if (ioctl(t->to_fd, BTRFS_IOC_SNAP_CREATE_V2, &args) >= 0)
+                        break;
+                if (errno == EEXIST && attempt < 100)
+                        continue;
+                r = -errno;
+                fprintf(stderr, "jetsnapctl: creating Btrfs snapshot %s/%s failed: %s%s\n", t->to, args.name,
+                        strerror(-r), r == -EXDEV ? " (--to must be on the same Btrfs file system)" : "");
                 return r;
         }
         t->created_name = strdup(args.name);
-        if (!t->created_name || asprintf(&t->created, "%s/%s", t->to, args.name) < 0) {
+        if (!t->created_name || asprintf(&t->created, "%s/%s", t->to_real, args.name) < 0) {
                 t->created = NULL;
                 return -ENOMEM;
         }
@@ -184,7 +200,8 @@ void btrfs_target_done(BtrfsTarget *t) {
         t->subvolume_fd = safe_close(t->subvolume_fd);
         t->to_fd = safe_close(t->to_fd);
         free(t->subvolume_real);
+        free(t->to_real);
         free(t->created);
         free(t->created_name);
-        t->subvolume_real = t->created = t->created_name = NULL;
+        t->subvolume_real = t->to_real = t->created = t->created_name = NULL;
 }

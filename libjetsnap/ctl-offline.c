@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "ctl.h"
 #include "engine.h"
@@ -55,12 +56,26 @@ static int offline_exit(int r, const char *what, const char *path) {
         return CTL_EXIT_FAILURE;
 }
 
+/* A path that is not there is a usage mistake, not corruption: say so before the engine looks. */
+static int check_exists(const char *what, const char *path) {
+        struct stat st;
+
+        if (stat(path, &st) < 0) {
+                fprintf(stderr, "jetsnapctl: %s %s: %s\n", what, path, strerror(errno));
+                return CTL_EXIT_FAILURE;
+        }
+        return 0;
+}
+
 static int one_path_verb(int argc, char *argv[], const char *usage, int (*fn)(const char *path, FILE *f)) {
         int r;
 
         r = ctl_parse_args(argc, argv, NULL, NULL, usage, 1, 1);
         if (r <= 0)
                 return -r;
+        r = check_exists(argv[0], argv[optind]);
+        if (r > 0)
+                return r;
         return offline_exit(fn(argv[optind], stdout), argv[0], argv[optind]);
 }
 
@@ -112,6 +127,11 @@ int verb_recover(int argc, char *argv[]) {
         if (r <= 0) {
                 free(arg_databases);
                 return -r;
+        }
+        r = check_exists("recover", argv[optind]);
+        if (r > 0) {
+                free(arg_databases);
+                return r;
         }
         r = engine_recover_offline(argv[optind], arg_databases, arg_n_databases, stdout, &message);
         free(arg_databases);

@@ -70,7 +70,7 @@ int ctl_error(jetsnap_client *c, int r, const char *fmt, ...) {
         vfprintf(stderr, fmt, ap);
         va_end(ap);
         /* The daemon's message says what was wrong; strerror() only names the class. */
-        if (msg)
+        if (msg && !streq(msg, strerror(-r)))
                 fprintf(stderr, ": %s (%s)\n", msg, strerror(-r));
         else
                 fprintf(stderr, ": %s\n", strerror(-r));

@@ -99,6 +99,7 @@ typedef struct BtrfsTarget {
         int subvolume_fd, to_fd;
         dev_t dev;
         char *subvolume_real;
+        char *to_real;                  /* --to resolved, so the printed path is canonical */
         char *created;                  /* path of the snapshot once made */
         char *created_name;
 } BtrfsTarget;
