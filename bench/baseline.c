@@ -295,3 +295,22 @@ int baseline_reset(const char *dir) {
         sqlite3_close(db);
         return r == SQLITE_OK ? 0 : sqlite_errno(r);
 }
+
+int baseline_before_round(void *arg) {
+        BaselineArg *a = arg;
+        int r;
+
+        r = baseline_reset(a->dir);
+        if (r < 0 || !a->shared_env)
+                return r;
+        /* LMDB allows one environment per process: threads share it. */
+        return baseline_lmdb_open(a->dir, &a->env);
+}
+
+void baseline_after_round(void *arg) {
+        BaselineArg *a = arg;
+
+        if (a->env)
+                mdb_env_close(a->env);
+        a->env = NULL;
+}

@@ -16,9 +16,14 @@ typedef struct BaselineArg {
         const char *dir;
         /* SQLite: "FULL" or "NORMAL". */
         const char *synchronous;
-        /* LMDB with threads: the one environment of the process; NULL: each worker (process) opens its own. */
+        /* LMDB with threads: one environment shared by all workers, opened by baseline_before_round(). */
+        bool shared_env;
         MDB_env *env;
 } BaselineArg;
+
+/* BenchSystem hooks: fresh files before each round (and the shared LMDB environment), closed after. */
+int baseline_before_round(void *arg);
+void baseline_after_round(void *arg);
 
 extern const BenchWorkerOps baseline_sqlite_ops;
 extern const BenchWorkerOps baseline_lmdb_ops;
@@ -27,5 +32,5 @@ extern const BenchWorkerOps baseline_fdatasync_ops;
 /* Fresh files for the next data point: an empty WAL-mode SQLite database with table t, no LMDB file. */
 int baseline_reset(const char *dir);
 
-/* Opens the LMDB environment of dir (for BaselineArg.env). */
+/* Opens the LMDB environment of dir. */
 int baseline_lmdb_open(const char *dir, MDB_env **ret);

@@ -25,13 +25,15 @@ static uint64_t arg_duration_usec = 3 * USEC_PER_SEC;
 static unsigned arg_clients[8] = { 1, 8, 32 };
 static size_t arg_n_clients = 3;
 static bool arg_bus = true;
+static unsigned arg_rounds = 3;
 
 static void help(void) {
-        printf("bench-commit -d DIR [-t SECONDS] [-c N[,N...]] [--no-bus]\n\n"
+        printf("bench-commit -d DIR [-t SECONDS] [-r ROUNDS] [-c N[,N...]] [--no-bus]\n\n"
                "Durable one-row commits from N processes: jetsnapd over the bus ($DBUS_SYSTEM_BUS_ADDRESS)\n"
                "against SQLite WAL (FULL, NORMAL), LMDB and write+fdatasync, all in DIR.\n"
                "  -d DIR       directory for the baselines, on the file system of the daemon's instance\n"
                "  -t SECONDS   duration of each data point (default 3)\n"
+               "  -r ROUNDS    split it into rounds, all systems in turn (default 3)\n"
                "  -c LIST      client process counts (default 1,8,32)\n"
                "  --no-bus     baselines only\n");
 }
@@ -55,7 +57,7 @@ static int parse_argv(int argc, char *argv[]) {
         };
         int c;
 
-        while ((c = getopt_long(argc, argv, "hd:t:c:", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, "hd:t:r:c:", options, NULL)) >= 0)
                 switch (c) {
                 case 'h':
                         help();
@@ -65,6 +67,9 @@ static int parse_argv(int argc, char *argv[]) {
                         break;
                 case 't':
                         arg_duration_usec = arg_seconds_usec(optarg);
+                        break;
+                case 'r':
+                        arg_rounds = arg_unsigned(optarg);
                         break;
                 case 'c':
                         parse_clients(optarg);
@@ -80,15 +85,6 @@ static int parse_argv(int argc, char *argv[]) {
                 return -EINVAL;
         }
         return 1;
-}
-
-static int run_baseline(const BenchWorkerOps *ops, BaselineArg *a, unsigned n, BenchResult *ret) {
-        int r;
-
-        r = baseline_reset(a->dir);
-        if (r < 0)
-                return r;
-        return bench_load_run(BENCH_PROCESSES, ops, a, n, arg_duration_usec, ret);
 }
 
 static int run(int argc, char *argv[]) {
@@ -124,25 +120,22 @@ static int run(int argc, char *argv[]) {
                 unsigned n = arg_clients[i];
                 BaselineArg full = { .dir = arg_dir, .synchronous = "FULL" };
                 BaselineArg normal = { .dir = arg_dir, .synchronous = "NORMAL" };
-                BenchResult rj = {}, rp = {}, rf = {}, rn = {}, rl = {}, rs = {};
+                BenchSystem systems[] = {
+                        { "SQLite WAL synchronous=FULL", BENCH_PROCESSES, &baseline_sqlite_ops, &full,
+                          baseline_before_round, baseline_after_round },
+                        { "SQLite WAL synchronous=NORMAL (not durable)", BENCH_PROCESSES, &baseline_sqlite_ops, &normal,
+                          baseline_before_round, baseline_after_round },
+                        { "LMDB default sync", BENCH_PROCESSES, &baseline_lmdb_ops, &full, baseline_before_round,
+                          baseline_after_round },
+                        { "floor: write + fdatasync, own file each", BENCH_PROCESSES, &baseline_fdatasync_ops, &full },
+                        { "jetsnapd, Commit over the bus", BENCH_PROCESSES, &bus_commit_ops, &bus_arg },
+                        { "ceiling: Peer.Ping round trip to jetsnapd", BENCH_PROCESSES, &bus_ping_ops, &bus_arg },
+                };
+                size_t n_systems = arg_bus ? ELEMENTSOF(systems) : ELEMENTSOF(systems) - 2;
+                BenchResult *rf = &systems[0].result, *rj = &systems[4].result;
                 char title[256];
 
-                if (arg_bus) {
-                        r = bench_load_run(BENCH_PROCESSES, &bus_commit_ops, &bus_arg, n, arg_duration_usec, &rj);
-                        if (r >= 0)
-                                r = bench_load_run(BENCH_PROCESSES, &bus_ping_ops, &bus_arg, n, arg_duration_usec,
-                                                   &rp);
-                        if (r < 0)
-                                return r;
-                }
-                r = run_baseline(&baseline_sqlite_ops, &full, n, &rf);
-                if (r >= 0)
-                        r = run_baseline(&baseline_sqlite_ops, &normal, n, &rn);
-                if (r >= 0)
-                        r = run_baseline(&baseline_lmdb_ops, &full, n, &rl);
-                if (r >= 0)
-                        r = bench_load_run(BENCH_PROCESSES, &baseline_fdatasync_ops, &full, n, arg_duration_usec,
-                                           &rs);
+                r = bench_systems_run(systems, n_systems, n, arg_rounds, arg_duration_usec);
                 if (r < 0)
                         return r;
 
@@ -151,24 +144,17 @@ static int run(int argc, char *argv[]) {
                                 BENCH_ROW_SIZE, n, n == 1 ? "" : "es", arg_dir, fs_type_name(arg_dir));
                 table_header(title, "system (ratio: vs SQLite WAL FULL)");
                 if (arg_bus)
-                        table_row("jetsnapd, Commit over the bus", &rj, rf.per_sec);
-                table_row("SQLite WAL synchronous=FULL", &rf, rf.per_sec);
-                table_row("SQLite WAL synchronous=NORMAL (not durable)", &rn, rf.per_sec);
-                table_row("LMDB default sync", &rl, rf.per_sec);
-                table_row("floor: write + fdatasync, own file each", &rs, rf.per_sec);
+                        table_row(systems[4].name, rj, rf->per_sec);
+                for (size_t j = 0; j < 4; j++)
+                        table_row(systems[j].name, &systems[j].result, rf->per_sec);
                 if (arg_bus)
-                        table_row("ceiling: Peer.Ping round trip to jetsnapd", &rp, rf.per_sec);
+                        table_row(systems[5].name, &systems[5].result, rf->per_sec);
                 if (arg_bus && n == 8)
-                        table_target(rj.per_sec >= 3 * rf.per_sec && rj.p999_ms <= 20,
+                        table_target(rj->per_sec >= 3 * rf->per_sec && rj->p999_ms <= 20,
                                      "8 writers over the bus >= 3x SQLite WAL FULL (%.2fx) with p999 <= 20 ms (%.3f ms)",
-                                     rj.per_sec / rf.per_sec, rj.p999_ms);
-
-                bench_result_done(&rj);
-                bench_result_done(&rp);
-                bench_result_done(&rf);
-                bench_result_done(&rn);
-                bench_result_done(&rl);
-                bench_result_done(&rs);
+                                     rj->per_sec / rf->per_sec, rj->p999_ms);
+                for (size_t j = 0; j < ELEMENTSOF(systems); j++)
+                        bench_result_done(&systems[j].result);
         }
 
         return baseline_reset(arg_dir);

@@ -21,13 +21,15 @@ static const char *arg_dir = NULL;
 static uint64_t arg_duration_usec = 3 * USEC_PER_SEC;
 static unsigned arg_threads[8] = { 1, 8 };
 static size_t arg_n_threads = 2;
+static unsigned arg_rounds = 3;
 
 static void help(void) {
-        printf("bench-engine -d DIR [-t SECONDS] [-c N[,N...]]\n\n"
+        printf("bench-engine -d DIR [-t SECONDS] [-r ROUNDS] [-c N[,N...]]\n\n"
                "Durable one-row commits from N threads: the engine in-process (engine_commit_wait)\n"
                "against SQLite WAL (FULL, NORMAL), LMDB and write+fdatasync, all in DIR.\n"
                "  -d DIR       work directory (emptied of our files before each data point)\n"
                "  -t SECONDS   duration of each data point (default 3)\n"
+               "  -r ROUNDS    split it into rounds, all systems in turn (default 3)\n"
                "  -c LIST      thread counts (default 1,8)\n");
 }
 
@@ -38,7 +40,7 @@ static int parse_argv(int argc, char *argv[]) {
         };
         int c;
 
-        while ((c = getopt_long(argc, argv, "hd:t:c:", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, "hd:t:r:c:", options, NULL)) >= 0)
                 switch (c) {
                 case 'h':
                         help();
@@ -48,6 +50,9 @@ static int parse_argv(int argc, char *argv[]) {
                         break;
                 case 't':
                         arg_duration_usec = arg_seconds_usec(optarg);
+                        break;
+                case 'r':
+                        arg_rounds = arg_unsigned(optarg);
                         break;
                 case 'c':
                         arg_n_threads = 0;
@@ -95,13 +100,11 @@ static const BenchWorkerOps engine_ops = {
         .op = engine_op,
 };
 
-static int run_engine(unsigned n, BenchResult *ret) {
-        _cleanup_free_ char *path = NULL, *db = NULL;
-        _cleanup_free_ char *msg = NULL;
-        Engine *e = NULL;
+static int engine_start(const char *dir, Engine **ret) {
+        _cleanup_free_ char *path = NULL, *db = NULL, *msg = NULL;
         int r;
 
-        if (asprintf(&path, "%s/" ENGINE_DIR, arg_dir) < 0 || asprintf(&db, "%s/main.jdb", path) < 0)
+        if (asprintf(&path, "%s/" ENGINE_DIR, dir) < 0 || asprintf(&db, "%s/main.jdb", path) < 0)
                 return -ENOMEM;
         r = rm_rf(path);
         if (r < 0)
@@ -115,34 +118,18 @@ static int run_engine(unsigned n, BenchResult *ret) {
                 .n_databases = 1,
                 .databases = &dbc,
         };
-        r = engine_open(&config, &e, &msg);
-        if (r < 0) {
+        r = engine_open(&config, ret, &msg);
+        if (r < 0)
                 fprintf(stderr, "engine_open(%s): %s\n", path, msg ?: strerror(-r));
-                return r;
-        }
-        r = bench_load_run(BENCH_THREADS, &engine_ops, e, n, arg_duration_usec, ret);
-        engine_close(e);
-        (void) rm_rf(path);
         return r;
 }
 
-static int run_baseline(const BenchWorkerOps *ops, BaselineArg *a, unsigned n, BenchResult *ret) {
-        int r;
+static void engine_stop(const char *dir, Engine *e) {
+        _cleanup_free_ char *path = NULL;
 
-        r = baseline_reset(a->dir);
-        if (r < 0)
-                return r;
-        if (ops == &baseline_lmdb_ops) {
-                /* LMDB allows one environment per process: the threads share it. */
-                r = baseline_lmdb_open(a->dir, &a->env);
-                if (r < 0)
-                        return r;
-        }
-        r = bench_load_run(BENCH_THREADS, ops, a, n, arg_duration_usec, ret);
-        if (a->env)
-                mdb_env_close(a->env);
-        a->env = NULL;
-        return r;
+        engine_close(e);
+        if (asprintf(&path, "%s/" ENGINE_DIR, dir) >= 0)
+                (void) rm_rf(path);
 }
 
 static int run(int argc, char *argv[]) {
@@ -157,20 +144,29 @@ static int run(int argc, char *argv[]) {
 
         for (size_t i = 0; i < arg_n_threads; i++) {
                 unsigned n = arg_threads[i];
-                BaselineArg full = { .dir = arg_dir, .synchronous = "FULL" };
+                BaselineArg full = { .dir = arg_dir, .synchronous = "FULL", .shared_env = true };
                 BaselineArg normal = { .dir = arg_dir, .synchronous = "NORMAL" };
-                BenchResult re = {}, rf = {}, rn = {}, rl = {}, rs = {};
+                Engine *e;
+
+                r = engine_start(arg_dir, &e);
+                if (r < 0)
+                        return r;
+
+                BenchSystem systems[] = {
+                        { "jetsnap engine, engine_commit_wait()", BENCH_THREADS, &engine_ops, e },
+                        { "SQLite WAL synchronous=FULL", BENCH_THREADS, &baseline_sqlite_ops, &full,
+                          baseline_before_round, baseline_after_round },
+                        { "SQLite WAL synchronous=NORMAL (not durable)", BENCH_THREADS, &baseline_sqlite_ops, &normal,
+                          baseline_before_round, baseline_after_round },
+                        { "LMDB default sync, one environment", BENCH_THREADS, &baseline_lmdb_ops, &full,
+                          baseline_before_round, baseline_after_round },
+                        { "floor: write + fdatasync, own file each", BENCH_THREADS, &baseline_fdatasync_ops, &full },
+                };
+                BenchResult *rf = &systems[1].result, *re = &systems[0].result;
                 char title[256];
 
-                r = run_engine(n, &re);
-                if (r >= 0)
-                        r = run_baseline(&baseline_sqlite_ops, &full, n, &rf);
-                if (r >= 0)
-                        r = run_baseline(&baseline_sqlite_ops, &normal, n, &rn);
-                if (r >= 0)
-                        r = run_baseline(&baseline_lmdb_ops, &full, n, &rl);
-                if (r >= 0)
-                        r = run_baseline(&baseline_fdatasync_ops, &full, n, &rs);
+                r = bench_systems_run(systems, ELEMENTSOF(systems), n, arg_rounds, arg_duration_usec);
+                engine_stop(arg_dir, e);
                 if (r < 0)
                         return r;
 
@@ -178,20 +174,13 @@ static int run(int argc, char *argv[]) {
                                 "In-process durable commits, one %u-byte row per transaction, %u thread%s, %s (%s)",
                                 BENCH_ROW_SIZE, n, n == 1 ? "" : "s", arg_dir, fs_type_name(arg_dir));
                 table_header(title, "system (ratio: vs SQLite WAL FULL)");
-                table_row("jetsnap engine, engine_commit_wait()", &re, rf.per_sec);
-                table_row("SQLite WAL synchronous=FULL", &rf, rf.per_sec);
-                table_row("SQLite WAL synchronous=NORMAL (not durable)", &rn, rf.per_sec);
-                table_row("LMDB default sync", &rl, rf.per_sec);
-                table_row("floor: write + fdatasync, own file each", &rs, rf.per_sec);
+                for (size_t j = 0; j < ELEMENTSOF(systems); j++)
+                        table_row(systems[j].name, &systems[j].result, rf->per_sec);
                 if (n == 8)
-                        table_target(re.per_sec >= 5 * rf.per_sec, "8 threads in-process >= 5x SQLite WAL FULL (%.2fx)",
-                                     re.per_sec / rf.per_sec);
-
-                bench_result_done(&re);
-                bench_result_done(&rf);
-                bench_result_done(&rn);
-                bench_result_done(&rl);
-                bench_result_done(&rs);
+                        table_target(re->per_sec >= 5 * rf->per_sec, "8 threads in-process >= 5x SQLite WAL FULL (%.2fx)",
+                                     re->per_sec / rf->per_sec);
+                for (size_t j = 0; j < ELEMENTSOF(systems); j++)
+                        bench_result_done(&systems[j].result);
         }
 
         return baseline_reset(arg_dir);

@@ -281,11 +281,45 @@ double percentile_ms(const uint64_t *sorted_ns, size_t n, double p) {
         return (double) sorted_ns[MIN(i, n - 1)] / 1e6;
 }
 
+/* Rate and percentiles from ops, seconds and samples. */
+static int result_compute(BenchResult *res) {
+        _cleanup_free_ uint64_t *lat = malloc(MAX(res->n_samples, 1u) * sizeof(uint64_t));
+
+        if (!lat)
+                return -ENOMEM;
+        for (size_t i = 0; i < res->n_samples; i++)
+                lat[i] = res->samples[i].lat_ns;
+        qsort(lat, res->n_samples, sizeof(uint64_t), cmp_u64);
+        res->per_sec = res->seconds > 0 ? (double) res->ops / res->seconds : 0;
+        res->p50_ms = percentile_ms(lat, res->n_samples, 0.50);
+        res->p99_ms = percentile_ms(lat, res->n_samples, 0.99);
+        res->p999_ms = percentile_ms(lat, res->n_samples, 0.999);
+        res->max_ms = res->n_samples > 0 ? (double) lat[res->n_samples - 1] / 1e6 : NAN;
+        return 0;
+}
+
+int bench_result_merge(BenchResult *into, BenchResult *from) {
+        BenchSample *s = realloc(into->samples, MAX(into->n_samples + from->n_samples, 1u) * sizeof(BenchSample));
+
+        if (!s)
+                return -ENOMEM;
+        into->samples = s;
+        memcpy(s + into->n_samples, from->samples, from->n_samples * sizeof(BenchSample));
+        into->n_samples += from->n_samples;
+        into->ops += from->ops;
+        into->errors += from->errors;
+        if (!into->first_error)
+                into->first_error = from->first_error;
+        into->seconds += from->seconds;
+        bench_result_done(from);
+        return result_compute(into);
+}
+
 int bench_load_stop(BenchLoad *load, BenchResult *ret) {
         _cleanup_(load_freep) BenchLoad *l = load;
-        _cleanup_free_ uint64_t *lat = NULL;
         BenchResult res = {};
         uint64_t t_stop;
+        int r;
 
         t_stop = now_ns();
         __atomic_store_n(&l->shared->stop, 1, __ATOMIC_RELEASE);
@@ -296,11 +330,8 @@ int bench_load_stop(BenchLoad *load, BenchResult *ret) {
                 total += l->shared->slots[i].n_samples;
 
         res.samples = malloc(MAX(total, 1u) * sizeof(BenchSample));
-        lat = malloc(MAX(total, 1u) * sizeof(uint64_t));
-        if (!res.samples || !lat) {
-                free(res.samples);
+        if (!res.samples)
                 return -ENOMEM;
-        }
 
         for (unsigned i = 0; i < l->n; i++) {
                 WorkerSlot *s = &l->shared->slots[i];
@@ -314,19 +345,16 @@ int bench_load_stop(BenchLoad *load, BenchResult *ret) {
                 for (uint64_t j = 0; j < s->n_samples; j++) {
                         if (src[j].start_ns + src[j].lat_ns <= t_stop)
                                 res.ops++;
-                        lat[res.n_samples] = src[j].lat_ns;
                         res.samples[res.n_samples++] = src[j];
                 }
         }
 
-        qsort(lat, res.n_samples, sizeof(uint64_t), cmp_u64);
         res.seconds = (double) (t_stop - l->t0) / 1e9;
-        res.per_sec = res.seconds > 0 ? (double) res.ops / res.seconds : 0;
-        res.p50_ms = percentile_ms(lat, res.n_samples, 0.50);
-        res.p99_ms = percentile_ms(lat, res.n_samples, 0.99);
-        res.p999_ms = percentile_ms(lat, res.n_samples, 0.999);
-        res.max_ms = res.n_samples > 0 ? (double) lat[res.n_samples - 1] / 1e6 : NAN;
-
+        r = result_compute(&res);
+        if (r < 0) {
+                free(res.samples);
+                return r;
+        }
         *ret = res;
         return 0;
 }
@@ -341,6 +369,33 @@ int bench_load_run(BenchMode mode, const BenchWorkerOps *ops, void *arg, unsigne
                 return r;
         (void) usleep(duration_usec);
         return bench_load_stop(l, ret);
+}
+
+int bench_systems_run(BenchSystem *systems, size_t n_systems, unsigned n, unsigned rounds, uint64_t duration_usec) {
+        int r;
+
+        for (unsigned round = 0; round < rounds; round++)
+                for (size_t i = 0; i < n_systems; i++) {
+                        BenchSystem *s = &systems[i];
+                        BenchResult res;
+
+                        if (s->before_round) {
+                                r = s->before_round(s->arg);
+                                if (r < 0)
+                                        return r;
+                        }
+                        r = bench_load_run(s->mode, s->ops, s->arg, n, duration_usec / rounds, &res);
+                        if (s->after_round)
+                                s->after_round(s->arg);
+                        if (r < 0) {
+                                fprintf(stderr, "%s: %s\n", s->name, strerror(-r));
+                                return r;
+                        }
+                        r = bench_result_merge(&s->result, &res);
+                        if (r < 0)
+                                return r;
+                }
+        return 0;
 }
 
 void bench_result_done(BenchResult *r) {

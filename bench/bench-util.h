@@ -79,6 +79,32 @@ int bench_load_run(BenchMode mode, const BenchWorkerOps *ops, void *arg, unsigne
 
 void bench_result_done(BenchResult *r);
 
+/*
+ * Adds the samples, transactions and time of from to into (which may be
+ * empty) and recomputes the rates and percentiles; from is emptied. The
+ * benchmarks run each system in several short rounds, round-robin, so a
+ * change in background load on a shared machine hits every system alike.
+ */
+int bench_result_merge(BenchResult *into, BenchResult *from);
+
+/* One contender of a comparison table. */
+typedef struct BenchSystem {
+        const char *name;
+        BenchMode mode;
+        const BenchWorkerOps *ops;
+        void *arg;
+        int (*before_round)(void *arg);         /* e.g. fresh files; may be NULL */
+        void (*after_round)(void *arg);         /* may be NULL */
+        BenchResult result;                     /* accumulated over the rounds */
+} BenchSystem;
+
+/*
+ * Runs every system with n workers for duration_usec in total, split into
+ * rounds taken round-robin, and leaves the merged result in each
+ * system's result. Return: 0 or the first negative errno.
+ */
+int bench_systems_run(BenchSystem *systems, size_t n_systems, unsigned n, unsigned rounds, uint64_t duration_usec);
+
 /* The longest latency of a transaction that was in flight at some point of [t0, t1]. */
 uint64_t bench_result_max_overlapping(const BenchResult *r, uint64_t t0, uint64_t t1);
 
