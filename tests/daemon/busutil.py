@@ -50,7 +50,8 @@ class Client:
             dbus.mainloop.glib.DBusGMainLoop(set_as_default=True)
             _loop_set = True
         self.bus = dbus.bus.BusConnection(address)
-        self.obj = self.bus.get_object(BUS_NAME, "/org/jetsnap1")
+        # No introspection: a proxy that introspects first would hold calls back until the GLib loop runs.
+        self.obj = self.bus.get_object(BUS_NAME, "/org/jetsnap1", introspect=False)
         self.mgr = dbus.Interface(self.obj, MANAGER)
 
     def close(self):
@@ -58,7 +59,7 @@ class Client:
 
     def call(self, method, *args, path="/org/jetsnap1", iface=MANAGER):
         """Returns the reply; raises on error."""
-        obj = self.bus.get_object(BUS_NAME, path)
+        obj = self.bus.get_object(BUS_NAME, path, introspect=False)
         return obj.get_dbus_method(method, iface)(*args, timeout=TIMEOUT)
 
     def error(self, method, *args, path="/org/jetsnap1", iface=MANAGER):
@@ -98,7 +99,7 @@ class Client:
 
     def commit_async(self, ops, done, name="default"):
         """done(ok, value) is called from the GLib loop (see pump())."""
-        obj = self.bus.get_object(BUS_NAME, self.instance_path(name))
+        obj = self.bus.get_object(BUS_NAME, self.instance_path(name), introspect=False)
         obj.get_dbus_method("Commit", INSTANCE)(
             ops_array(ops), timeout=TIMEOUT,
             reply_handler=lambda lsn: done(True, int(lsn)),

@@ -152,7 +152,7 @@ class SessionTable(unittest.TestCase):
                     else:
                         # Another Prepare is refused and changes nothing; an unknown id is InvalidSnapId.
                         self.assertEqual(c.error("Prepare", dbus.UInt32(0))[0], INVALID_SEQUENCE)
-                        self.assertEqual(c.error(method, sid + 1000, *args())[0], INVALID_SNAP_ID)
+                        self.assertEqual(c.error(method, dbus.UInt64(sid + 1000), *args())[0], INVALID_SNAP_ID)
                         self.assertEqual(c.state(), want_state)
                         self.assertEqual(c.error("Abort", sid, dbus.UInt32(0))[0], None)
                     self.assertEqual(c.instance_state(), "running")
