@@ -14,6 +14,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bus-errors.h"
 #include "client-internal.h"
@@ -21,6 +22,7 @@
 
 static pthread_mutex_t ese_lock = PTHREAD_MUTEX_INITIALIZER;
 static jetsnap_client *ese_client;                      /* guarded by ese_lock */
+static pid_t ese_client_pid;                            /* the process that opened ese_client */
 static uint64_t ese_timeout_usec = JETSNAP_TIMEOUT_DEFAULT; /* guarded by ese_lock */
 
 /* Frees the connection at exit (or dlclose), so leak checkers see a clean process. */
@@ -39,12 +41,20 @@ static void ese_unlockp(pthread_mutex_t **m) {
 static int ese_get_client(jetsnap_client **ret) {
         int r;
 
-        if (ese_client && sd_bus_is_open(ese_client->bus) <= 0)
+        /*
+         * After fork() the connection belongs to the parent: sd-bus refuses
+         * to use it in the child (-ECHILD) and unref there only frees the
+         * child's copy and closes the child's copy of the socket, which the
+         * parent keeps. So drop it and connect anew. Likewise when the bus
+         * went away (e.g. dbus-daemon restarted) rather than fail forever.
+         */
+        if (ese_client && (ese_client_pid != getpid() || sd_bus_is_open(ese_client->bus) <= 0))
                 ese_client = jetsnap_client_unref(ese_client);
         if (!ese_client) {
                 r = jetsnap_client_open_system(&ese_client);
                 if (r < 0)
                         return r;
+                ese_client_pid = getpid();
         }
         *ret = ese_client;
         return 0;

@@ -7,7 +7,10 @@
  */
 
 #include <check.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -215,6 +218,58 @@ START_TEST(test_timeout) {
 }
 END_TEST
 
+static void *instance_info_loop(void *arg) {
+        for (int i = 0; i < 25; i++) {
+                JET_INSTANCE_INFO *info = NULL;
+                unsigned long n = 0;
+
+                if (JetGetInstanceInfo(&n, &info) != JET_errSuccess || n != 2)
+                        return (void *) 1;
+                JetFreeBuffer((char *) info);
+        }
+        return NULL;
+}
+
+START_TEST(test_threads) {
+        /* The process-global connection is shared: concurrent calls must serialize, not interleave. */
+        pthread_t t[4];
+        void *result;
+
+        for (size_t i = 0; i < 4; i++)
+                ck_assert_int_eq(pthread_create(&t[i], NULL, instance_info_loop, NULL), 0);
+        for (size_t i = 0; i < 4; i++) {
+                ck_assert_int_eq(pthread_join(t[i], &result), 0);
+                ck_assert_ptr_null(result);
+        }
+}
+END_TEST
+
+START_TEST(test_fork) {
+        JET_INSTANCE_INFO *info = NULL;
+        unsigned long n = 0;
+        int status;
+        pid_t pid;
+
+        /* The parent's connection exists; the child must get its own instead of failing. */
+        ck_assert_jet(JetGetInstanceInfo(&n, &info), JET_errSuccess);
+        JetFreeBuffer((char *) info);
+        pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                info = NULL;
+                JET_ERR err = JetGetInstanceInfo(&n, &info);
+                if (err != JET_errSuccess || n != 2)
+                        fprintf(stderr, "child: JetGetInstanceInfo: %ld, %lu instances\n", (long) err, n);
+                _exit(err == JET_errSuccess && n == 2 ? 0 : 1);
+        }
+        ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+        ck_assert(WIFEXITED(status));
+        ck_assert_int_eq(WEXITSTATUS(status), 0);
+        ck_assert_jet(JetGetInstanceInfo(&n, &info), JET_errSuccess);
+        JetFreeBuffer((char *) info);
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("esent");
         TCase *tc = tcase_create("OSSnapshot");
@@ -231,6 +286,8 @@ int main(void) {
         tcase_add_test(tc, test_copy_and_incremental);
         tcase_add_test(tc, test_abort);
         tcase_add_test(tc, test_timeout);
+        tcase_add_test(tc, test_threads);
+        tcase_add_test(tc, test_fork);
         suite_add_tcase(s, tc);
         sr = srunner_create(s);
         srunner_run_all(sr, CK_ENV);

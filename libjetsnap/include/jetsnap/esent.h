@@ -27,8 +27,10 @@
  *    is honoured) with one process-global connection, shared by all
  *    threads behind a mutex; calls are therefore serialized. Sessions are
  *    prepared with BindToCaller, so they are aborted if the process exits,
- *    as an in-process ESE snapshot would be. Do not use this layer in a
- *    child after fork() before exec().
+ *    as an in-process ESE snapshot would be. A child after fork() gets
+ *    its own connection on its first call (and so cannot continue the
+ *    parent's session); do not fork() while another thread is inside a
+ *    Jet call.
  *  - A JET_INSTANCE is the instance's Id property (a stable number the
  *    daemon assigns), as returned in JET_INSTANCE_INFO.hInstanceId.
  *  - JetSetSystemParameter() knows only JET_paramOSSnapshotTimeout (82, in

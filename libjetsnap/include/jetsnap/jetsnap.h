@@ -22,17 +22,24 @@
  *
  * SESSION STATES (one session at a time per daemon)
  *
- *   prepare ──> PREPARED ──freeze──> FROZEN ──thaw──> THAWED ──truncate──> LOG-TRUNCATED
- *                 │  ^  │               │ │              │                      │
- *      prepare_instance │           timeout │              └──────end(0)──────────┴──> ended,
- *                 │     └─ freeze error     v │                                         backup recorded
- *                 │        FREEZE-FAILED  TIMED-OUT   (thaw -ETIMEDOUT)
- *                 └───── end / abort from any state ──> ended, nothing recorded
+ *                 prepare_instance (EXPLICIT only)
+ *                     +----+
+ *                     v    |
+ *   prepare ------> PREPARED --freeze--> FROZEN --thaw--> THAWED --truncate_log--> LOG-TRUNCATED
+ *                     |                    |                 |                          |
+ *                freeze error           timeout              +------- end(0) -----------+--> ended,
+ *                     v                    v                                                 backup recorded
+ *               FREEZE-FAILED          TIMED-OUT (instances already thawed by the daemon;
+ *                                                 thaw, truncate_log, end(0) say -ETIMEDOUT)
+ *
+ *   end(JETSNAP_END_ABORT) or abort(), from any state: thaw if frozen, ended, nothing recorded.
+ *   end(0) from PREPARED or FREEZE-FAILED: ended, nothing recorded.
  *
  * Without JETSNAP_PREPARE_CONTINUE_AFTER_THAW, thaw ends the session as
- * end(0) does. A call that is not legal in the current state fails with
- * -EPROTO and changes nothing. Once a session ended its id is invalid
- * (-ESRCH); ids are never reused, not even across daemon restarts.
+ * end(0) does (so there is no truncation step). A call that is not legal
+ * in the current state fails with -EPROTO and changes nothing. Once a
+ * session ended its id is invalid (-ESRCH); ids are never reused, not even
+ * across daemon restarts.
  *
  * GUARANTEES
  *
@@ -98,7 +105,13 @@ extern "C" {
 /* timeout_usec of jetsnap_prepare_with_options(): use the daemon's snapshot.freeze-timeout. */
 #define JETSNAP_TIMEOUT_DEFAULT                 UINT64_MAX
 
-/* How long Freeze and Commit may take before the client gives up: they can wait a whole freeze window. */
+/*
+ * How long Freeze and Commit may take before the client gives up: they can
+ * wait out a whole freeze window (a commit to a frozen instance is answered
+ * after thaw). Sessions with a TimeoutUSec above this may see -ETIMEDOUT
+ * from a commit that still completes later. Other calls use sd-bus's
+ * default of 25 s.
+ */
 #define JETSNAP_LONG_CALL_TIMEOUT_USEC          (UINT64_C(600) * 1000000)
 
 typedef struct jetsnap_client jetsnap_client;
