@@ -108,13 +108,18 @@ static int state_directory(char **ret) {
         return asprintf(ret, "%s/.local/state/jetsnapd", e) < 0 ? -ENOMEM : 0;
 }
 
+/* The config file in use: --config, else the default path if it exists, else NULL (the embedded default). */
+static const char *config_path(void) {
+        if (arg_config)
+                return arg_config;
+        return access(DEFAULT_CONFIG_PATH, F_OK) == 0 ? DEFAULT_CONFIG_PATH : NULL;
+}
+
 static int load_config(const char *state_dir, Config **ret) {
         _cleanup_free_ char *message = NULL;
-        const char *path = arg_config;
+        const char *path = config_path();
         int r;
 
-        if (!path && access(DEFAULT_CONFIG_PATH, F_OK) == 0)
-                path = DEFAULT_CONFIG_PATH;
         r = config_load(path, state_dir, ret, &message);
         if (r < 0) {
                 if (message)
@@ -157,7 +162,7 @@ static int run(int argc, char *argv[]) {
         if (arg_check_config) {
                 for (size_t k = 0; k < config->n_instances; k++)
                         n_databases += config->instances[k].n_databases;
-                printf("%s: OK, %zu instance(s), %zu database(s)\n", arg_config ?: "(embedded default)",
+                printf("%s: OK, %zu instance(s), %zu database(s)\n", config_path() ?: "(embedded default)",
                        config->n_instances, n_databases);
                 return 0;
         }

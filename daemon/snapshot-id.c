@@ -47,6 +47,25 @@ static int write_mark(const SnapshotIds *ids, uint64_t mark) {
         return RET_NERRNO(fsync(dfd));
 }
 
+/* mkdir -p: --user state lives under ~/.local/state, which may not exist yet. */
+static int mkdir_parents(const char *path) {
+        _cleanup_free_ char *p = strdup(path);
+
+        if (!p)
+                return -ENOMEM;
+        for (char *s = p + 1; *s; s++) {
+                if (*s != '/')
+                        continue;
+                *s = 0;
+                if (mkdir(p, 0755) < 0 && errno != EEXIST)
+                        return -errno;
+                *s = '/';
+        }
+        if (mkdir(p, 0755) < 0 && errno != EEXIST)
+                return -errno;
+        return 0;
+}
+
 static int reserve(SnapshotIds *ids) {
         uint64_t mark = ids->next + SNAPSHOT_ID_BLOCK;
         int r;
@@ -70,8 +89,9 @@ int snapshot_ids_open(SnapshotIds *ids, const char *state_dir) {
         FILE *f;
         int r;
 
-        if (mkdir(state_dir, 0755) < 0 && errno != EEXIST)
-                return -errno;
+        r = mkdir_parents(state_dir);
+        if (r < 0)
+                return r;
         if (asprintf(&path, "%s/snapshot-id", state_dir) < 0)
                 return -ENOMEM;
 

@@ -160,6 +160,34 @@ time.sleep(600)
             c.close()
 
 
+class Notify(unittest.TestCase):
+    def test_ready_and_status(self):
+        import socket
+        with jetsnaptest.tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "notify")
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            sock.bind(path)
+            sock.settimeout(30)
+            with jetsnaptest.Env(config=two(), env={"NOTIFY_SOCKET": path}) as env:
+                seen = []
+
+                def until(text):
+                    while not any(text in m for m in seen):
+                        seen.append(sock.recv(4096).decode())
+
+                until("READY=1")
+                c = Client(env.bus.address)
+                sid = c.mgr.Prepare(u(CONTINUE))
+                c.mgr.Freeze(sid, u(0))
+                until("STATUS=2 instances, frozen by snapshot %d" % sid)
+                c.mgr.Abort(sid, u(0))
+                until("STATUS=2 instances, idle")
+                self.assertEqual(env.daemon.stop(), 0)
+                until("STOPPING=1")
+                c.close()
+            sock.close()
+
+
 class FailedInstance(unittest.TestCase):
     def test_corrupt_instance_fails_alone(self):
         with jetsnaptest.Env(config=two(), env=STDERR) as env:
