@@ -255,6 +255,7 @@ int verb_truncate_log(int argc, char *argv[]) {
                 {}
         };
         _cleanup_(jetsnap_client_unrefp) jetsnap_client *c = NULL;
+        _cleanup_free_ char **instances = NULL;
         uint64_t id;
         int r;
 
@@ -264,6 +265,8 @@ int verb_truncate_log(int argc, char *argv[]) {
                            "  --all-databases  Every database was in the snapshot (without it nothing is deleted)\n"
                            "  --instance NAME  Only this instance of the session\n",
                            1, 1);
+        /* The array is ours, its strings are argv's. */
+        instances = TAKE_PTR(arg_instances);
         if (r <= 0)
                 return -r;
         if (arg_n_instances > 1) {
@@ -441,10 +444,10 @@ int verb_snapshot(int argc, char *argv[]) {
                            "(the copy is not consistent), 73 thaw, 74 truncate-log, 75 end failed;\n"
                            "76 the Btrfs snapshot failed; 1 other errors; 2 usage.\n",
                            0, -1);
+        /* The array is ours, its strings are argv's. */
+        instances = TAKE_PTR(arg_instances);
         if (r <= 0)
                 return -r;
-        /* The option array is borrowed from argv; reclaim only the array itself. */
-        instances = TAKE_PTR(arg_instances);
         if (!!arg_btrfs != !!arg_to) {
                 fprintf(stderr, "jetsnapctl: --btrfs and --to go together.\n");
                 return CTL_EXIT_USAGE;

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "ctl.h"
 #include "parse-util.h"
@@ -51,6 +52,16 @@ static void print_status_json(const jetsnap_instance_status *s) {
                s->circular_logging ? "true" : "false", s->committed_transactions);
 }
 
+/* CLOCK_REALTIME µs as UTC, "never" for 0. */
+static const char *format_time(char *buf, size_t size, uint64_t usec) {
+        time_t t = (time_t) (usec / 1000000);
+        struct tm tm;
+
+        if (usec == 0 || !gmtime_r(&t, &tm) || strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+                return "never";
+        return buf;
+}
+
 /* Prints every instance as a table (or a JSON array). Returns an exit code. */
 static int print_instances(jetsnap_client *c) {
         _cleanup_(jetsnap_strv_freep) char **names = NULL;
@@ -62,10 +73,11 @@ static int print_instances(jetsnap_client *c) {
         if (arg_json)
                 fputc('[', stdout);
         else
-                printf("%-16s %6s %-10s %8s %8s %12s %5s %s\n", "NAME", "ID", "STATE", "GEN", "CKPT", "COMMITS",
-                       "DBS", "PATH");
+                printf("%-16s %6s %-10s %8s %8s %12s %3s %-20s %-20s %s\n", "NAME", "ID", "STATE", "GEN", "CKPT",
+                       "COMMITS", "DBS", "LAST FULL", "LAST INCREMENTAL", "PATH");
         for (char **n = names; *n; n++) {
                 _cleanup_(jetsnap_instance_status_freep) jetsnap_instance_status *s = NULL;
+                char full[32], incremental[32];
 
                 r = jetsnap_get_instance_status(c, *n, &s);
                 if (r < 0)
@@ -75,9 +87,12 @@ static int print_instances(jetsnap_client *c) {
                                 fputc(',', stdout);
                         print_status_json(s);
                 } else
-                        printf("%-16s %6" PRIu64 " %-10s %8" PRIu64 " %8" PRIu64 " %12" PRIu64 " %5zu %s\n",
+                        printf("%-16s %6" PRIu64 " %-10s %8" PRIu64 " %8" PRIu64 " %12" PRIu64 " %3zu %-20s %-20s %s\n",
                                s->name, s->id, s->state, s->current_generation, s->checkpoint_generation,
-                               s->committed_transactions, s->n_databases, s->path);
+                               s->committed_transactions, s->n_databases,
+                               format_time(full, sizeof(full), s->last_full_backup_usec),
+                               format_time(incremental, sizeof(incremental), s->last_incremental_backup_usec),
+                               s->path);
         }
         if (arg_json)
                 fputs("]", stdout);
