@@ -26,6 +26,7 @@ static unsigned arg_clients[8] = { 1, 8, 32 };
 static size_t arg_n_clients = 3;
 static bool arg_bus = true;
 static unsigned arg_rounds = 3;
+static const char *arg_only = NULL;
 
 static void help(void) {
         printf("bench-commit -d DIR [-t SECONDS] [-r ROUNDS] [-c N[,N...]] [--no-bus]\n\n"
@@ -34,6 +35,7 @@ static void help(void) {
                "  -d DIR       directory for the baselines, on the file system of the daemon's instance\n"
                "  -t SECONDS   duration of each data point (default 3)\n"
                "  -r ROUNDS    split it into rounds, all systems in turn (default 3)\n"
+               "  --only TEXT  run only the systems whose name contains TEXT (for profiling)\n"
                "  -c LIST      client process counts (default 1,8,32)\n"
                "  --no-bus     baselines only\n");
 }
@@ -52,6 +54,7 @@ static void parse_clients(char *s) {
 static int parse_argv(int argc, char *argv[]) {
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
+                { "only", required_argument, NULL, 'O' },
                 { "no-bus", no_argument, NULL, 'B' },
                 {}
         };
@@ -70,6 +73,9 @@ static int parse_argv(int argc, char *argv[]) {
                         break;
                 case 'r':
                         arg_rounds = arg_unsigned(optarg);
+                        break;
+                case 'O':
+                        arg_only = optarg;
                         break;
                 case 'c':
                         parse_clients(optarg);
@@ -132,6 +138,7 @@ static int run(int argc, char *argv[]) {
                         { "ceiling: Peer.Ping round trip to jetsnapd", BENCH_PROCESSES, &bus_ping_ops, &bus_arg },
                 };
                 size_t n_systems = arg_bus ? ELEMENTSOF(systems) : ELEMENTSOF(systems) - 2;
+                bench_systems_only(systems, n_systems, arg_only);
                 BenchResult *rf = &systems[0].result, *rj = &systems[4].result;
                 char title[256];
 
@@ -144,12 +151,12 @@ static int run(int argc, char *argv[]) {
                                 BENCH_ROW_SIZE, n, n == 1 ? "" : "es", arg_dir, fs_type_name(arg_dir));
                 table_header(title, "system (ratio: vs SQLite WAL FULL)");
                 if (arg_bus)
-                        table_row(systems[4].name, rj, rf->per_sec);
+                        table_system(&systems[4], rf->per_sec);
                 for (size_t j = 0; j < 4; j++)
-                        table_row(systems[j].name, &systems[j].result, rf->per_sec);
+                        table_system(&systems[j], rf->per_sec);
                 if (arg_bus)
-                        table_row(systems[5].name, &systems[5].result, rf->per_sec);
-                if (arg_bus && n == 8)
+                        table_system(&systems[5], rf->per_sec);
+                if (arg_bus && n == 8 && !arg_only)
                         table_target(rj->per_sec >= 3 * rf->per_sec && rj->p999_ms <= 20,
                                      "8 writers over the bus >= 3x SQLite WAL FULL (%.2fx) with p999 <= 20 ms (%.3f ms)",
                                      rj->per_sec / rf->per_sec, rj->p999_ms);

@@ -22,6 +22,7 @@ static uint64_t arg_duration_usec = 3 * USEC_PER_SEC;
 static unsigned arg_threads[8] = { 1, 8 };
 static size_t arg_n_threads = 2;
 static unsigned arg_rounds = 3;
+static const char *arg_only = NULL;
 
 static void help(void) {
         printf("bench-engine -d DIR [-t SECONDS] [-r ROUNDS] [-c N[,N...]]\n\n"
@@ -30,12 +31,14 @@ static void help(void) {
                "  -d DIR       work directory (emptied of our files before each data point)\n"
                "  -t SECONDS   duration of each data point (default 3)\n"
                "  -r ROUNDS    split it into rounds, all systems in turn (default 3)\n"
+               "  --only TEXT  run only the systems whose name contains TEXT (for profiling)\n"
                "  -c LIST      thread counts (default 1,8)\n");
 }
 
 static int parse_argv(int argc, char *argv[]) {
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
+                { "only", required_argument, NULL, 'O' },
                 {}
         };
         int c;
@@ -53,6 +56,9 @@ static int parse_argv(int argc, char *argv[]) {
                         break;
                 case 'r':
                         arg_rounds = arg_unsigned(optarg);
+                        break;
+                case 'O':
+                        arg_only = optarg;
                         break;
                 case 'c':
                         arg_n_threads = 0;
@@ -165,6 +171,7 @@ static int run(int argc, char *argv[]) {
                 BenchResult *rf = &systems[1].result, *re = &systems[0].result;
                 char title[256];
 
+                bench_systems_only(systems, ELEMENTSOF(systems), arg_only);
                 r = bench_systems_run(systems, ELEMENTSOF(systems), n, arg_rounds, arg_duration_usec);
                 engine_stop(arg_dir, e);
                 if (r < 0)
@@ -175,8 +182,8 @@ static int run(int argc, char *argv[]) {
                                 BENCH_ROW_SIZE, n, n == 1 ? "" : "s", arg_dir, fs_type_name(arg_dir));
                 table_header(title, "system (ratio: vs SQLite WAL FULL)");
                 for (size_t j = 0; j < ELEMENTSOF(systems); j++)
-                        table_row(systems[j].name, &systems[j].result, rf->per_sec);
-                if (n == 8)
+                        table_system(&systems[j], rf->per_sec);
+                if (n == 8 && !arg_only)
                         table_target(re->per_sec >= 5 * rf->per_sec, "8 threads in-process >= 5x SQLite WAL FULL (%.2fx)",
                                      re->per_sec / rf->per_sec);
                 for (size_t j = 0; j < ELEMENTSOF(systems); j++)

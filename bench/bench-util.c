@@ -379,6 +379,8 @@ int bench_systems_run(BenchSystem *systems, size_t n_systems, unsigned n, unsign
                         BenchSystem *s = &systems[i];
                         BenchResult res;
 
+                        if (s->skip)
+                                continue;
                         if (s->before_round) {
                                 r = s->before_round(s->arg);
                                 if (r < 0)
@@ -522,6 +524,16 @@ void lat_table_row(const char *name, const LatStats *s, double baseline_p99_ms) 
                 (void) snprintf(ratio, sizeof(ratio), "-");
         printf(LAT_FORMAT, name, n, p50, p99, mx, ratio);
         fflush(stdout);
+}
+
+void table_system(const BenchSystem *s, double baseline_per_sec) {
+        if (!s->skip)
+                table_row(s->name, &s->result, baseline_per_sec);
+}
+
+void bench_systems_only(BenchSystem *systems, size_t n_systems, const char *only) {
+        for (size_t i = 0; i < n_systems && only; i++)
+                systems[i].skip = !strstr(systems[i].name, only);
 }
 
 void table_note(const char *fmt, ...) {

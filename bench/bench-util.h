@@ -95,6 +95,7 @@ typedef struct BenchSystem {
         void *arg;
         int (*before_round)(void *arg);         /* e.g. fresh files; may be NULL */
         void (*after_round)(void *arg);         /* may be NULL */
+        bool skip;                              /* not run, not printed (--only) */
         BenchResult result;                     /* accumulated over the rounds */
 } BenchSystem;
 
@@ -123,6 +124,10 @@ int rm_rf(const char *path);
 /* Table output: a title, then rows added with table_row(). Columns are fixed for all benchmarks. */
 void table_header(const char *title, const char *first_column);
 void table_row(const char *name, const BenchResult *r, double baseline_per_sec);
+/* A system's row; nothing for a skipped one. */
+void table_system(const BenchSystem *s, double baseline_per_sec);
+/* Marks every system whose name does not contain only (if non-NULL) as skipped. */
+void bench_systems_only(BenchSystem *systems, size_t n_systems, const char *only);
 /* Latency-only tables (freeze, stall): p50/p99/max of a set of calls, ratio of p99 against a baseline p99. */
 typedef struct LatStats {
         size_t n;
