@@ -212,6 +212,7 @@ int database_open(Engine *e, Database *d, bool must_exist, char **reterr_message
                 return lmdb_to_errno(r);
         }
         r = read_reserved(d, txn, e, &created, reterr_message);
+        d->created = created;
         if (r >= 0)
                 r = open_tables(d, txn);
         if (r < 0) {

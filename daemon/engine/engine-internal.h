@@ -166,6 +166,7 @@ typedef struct Database {
         Table *tables[ENGINE_TABLES_MAX]; /* grows only, never moves; n_tables read with acquire */
         size_t n_tables;
         uint64_t applied_lsn;           /* owned by the checkpointer (or recovery) */
+        bool created;                   /* database_open() stamped it: it had no signature */
         EngineBackupRecord backups[_ENGINE_BACKUP_KIND_MAX]; /* under Engine.lock */
 } Database;
 

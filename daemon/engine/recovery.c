@@ -157,15 +157,16 @@ static int create_instance(Engine *e, char **reterr_message) {
 
         if (getrandom(e->signature, sizeof(e->signature), 0) != sizeof(e->signature))
                 return -errno;
+        /* jet.chk first: it is what makes the directory an instance. Until generation 1 holds a record,
+         * a crash anywhere in here leaves an instance that opens as empty (see recovery_run()). */
+        r = checkpoint_write(e, LSN_MAKE(1, 0));
+        if (r < 0)
+                return r;
         for (size_t i = 0; i < e->n_databases; i++) {
                 r = database_open(e, &e->databases[i], false, reterr_message);
                 if (r < 0)
                         return r;
         }
-        /* jet.chk first: it is what makes the directory an instance; generation 1 follows. */
-        r = checkpoint_write(e, LSN_MAKE(1, 0));
-        if (r < 0)
-                return r;
         return writer_open_generation(e, 1, 0);
 }
 
@@ -222,13 +223,19 @@ int recovery_run(Engine *e, char **reterr_message) {
         start = chk.lsn;
         for (size_t i = 0; i < e->n_databases; i++) {
                 Database *d = &e->databases[i];
-                bool listed = false;
+                bool listed = false, pristine = chk.lsn == LSN_MAKE(1, 0);
                 for (size_t j = 0; j < chk.n_databases && !listed; j++)
                         listed = streq(chk.databases[j].name, d->name);
-                r = database_open(e, d, listed, reterr_message);
+                /* A listed database may only be missing if nothing was ever checkpointed into it. */
+                r = database_open(e, d, listed && !pristine, reterr_message);
                 if (r < 0)
                         return r;
-                if (listed)
+                if (d->created && listed && !pristine) {
+                        (void) asprintf_safe(reterr_message, "%s: database listed in jet.chk has no jetsnap signature",
+                                             d->path);
+                        return -EBADMSG;
+                }
+                if (!d->created)
                         start = MIN(start, d->applied_lsn);
         }
         start_gen = LSN_GEN(start);

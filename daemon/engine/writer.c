@@ -266,23 +266,27 @@ void *writer_main(void *userdata) {
                         pthread_cond_wait(&e->writer_cond, &e->lock);
                         continue;
                 }
-                if (e->freeze_requested && !e->log_archived) {
-                        pthread_mutex_unlock(&e->lock);
-                        r = writer_archive_generation(e);
-                        pthread_mutex_lock(&e->lock);
-                        if (r < 0) {
-                                engine_fail_locked(e, r);
-                                continue;
+                if (e->freeze_requested && !e->pause_requested) {
+                        if (!e->log_archived) {
+                                pthread_mutex_unlock(&e->lock);
+                                r = writer_archive_generation(e);
+                                pthread_mutex_lock(&e->lock);
+                                if (r < 0) {
+                                        engine_fail_locked(e, r);
+                                        continue;
+                                }
+                                e->log_archived = true;
+                                e->current_gen = e->log_gen + 1;
                         }
-                        e->log_archived = true;
+                        if (!e->freeze_requested)
+                                continue; /* thawed while we archived: a new generation comes next */
                         e->freeze_info.closed_generation = e->log_gen;
                         /* The log is quiet; now the checkpointer (invariant 5). */
-                        e->pause_requested = true;
-                        e->current_gen = e->log_gen + 1;
+                        __atomic_store_n(&e->pause_requested, true, __ATOMIC_RELEASE);
                         pthread_cond_signal(&e->ckpt_cond);
                         continue;
                 }
-                if (!e->freeze_requested && e->log_archived && !e->closing) {
+                if (!e->freeze_requested && e->log_archived && (!e->closing || e->pending.n > 0)) {
                         uint32_t gen = e->log_gen + 1, checksum = e->log_header_checksum;
                         pthread_mutex_unlock(&e->lock);
                         r = writer_open_generation(e, gen, checksum);

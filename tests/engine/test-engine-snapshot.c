@@ -1,0 +1,410 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Freeze/thaw, truncation and backup bookkeeping: a frozen engine issues
+ * no write at all (counted through the IO seam and checked on the files
+ * themselves) while commits wait unacknowledged, and thaw releases them.
+ */
+#include <check.h>
+#include <dirent.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "engine-test-util.h"
+#include "macro.h"
+
+static TestConfig tc;
+static FaultIO fio;
+static EngineIO io;
+
+static void setup(void) {
+        test_dir_setup();
+        fault_io_init(&fio, &io);
+        test_config_init(&tc, &io);
+}
+
+typedef struct FreezeResult {
+        bool done;
+        int r;
+        EngineFreezeInfo info;
+} FreezeResult;
+
+static void on_freeze(Engine *e, int r, const EngineFreezeInfo *info, void *userdata) {
+        FreezeResult *f = userdata;
+        f->done = true;
+        f->r = r;
+        if (info)
+                f->info = *info;
+}
+
+static EngineFreezeInfo freeze(Engine *e) {
+        FreezeResult f = {};
+        ck_assert_int_eq(engine_freeze(e, on_freeze, &f), 0);
+        dispatch_until(e, &f.done);
+        ck_assert_int_eq(f.r, 0);
+        EngineInfo info;
+        ck_assert_int_eq(engine_get_info(e, &info), 0);
+        ck_assert_int_eq(info.state, ENGINE_FROZEN);
+        return f.info;
+}
+
+typedef struct DoneResult {
+        bool done;
+        int r;
+} DoneResult;
+
+static void on_done(Engine *e, int r, void *userdata) {
+        DoneResult *d = userdata;
+        d->done = true;
+        d->r = r;
+}
+
+/* Size and mtime of every file of the instance, as one string. */
+static char *snapshot_files(void) {
+        _cleanup_free_ char *inst = test_path("inst"), *logs = test_path("inst/logs");
+        char *out = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&out, &size);
+        const char *dirs[] = { inst, logs };
+
+        for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
+                struct dirent **list;
+                int n = scandir(dirs[i], &list, NULL, alphasort);
+                ck_assert_int_ge(n, 0);
+                for (int k = 0; k < n; k++) {
+                        struct stat st;
+                        char p[1024];
+                        snprintf(p, sizeof(p), "%s/%s", dirs[i], list[k]->d_name);
+                        ck_assert_int_eq(lstat(p, &st), 0);
+                        /* LMDB's -lock file is shared memory for readers, not data. */
+                        if (S_ISREG(st.st_mode) && !strstr(p, "-lock"))
+                                fprintf(f, "%s %lld %lld.%09ld\n", p, (long long) st.st_size, (long long) st.st_mtim.tv_sec,
+                                        st.st_mtim.tv_nsec);
+                        free(list[k]);
+                }
+                free(list);
+        }
+        fclose(f);
+        return out;
+}
+
+typedef struct Committer {
+        Engine *e;
+        int id;
+        int r;
+        bool done;
+} Committer;
+
+static void *commit_thread(void *userdata) {
+        Committer *c = userdata;
+        char key[32];
+        snprintf(key, sizeof(key), "frozen-%d", c->id);
+        c->r = test_put(c->e, c->id % 2 ? "a" : "b", "t", key, key, NULL);
+        __atomic_store_n(&c->done, true, __ATOMIC_RELEASE);
+        return NULL;
+}
+
+START_TEST(test_freeze_issues_no_writes) {
+        Engine *e = test_open(&tc.config);
+        Committer c[4];
+        pthread_t threads[4];
+        char key[32];
+
+        for (int i = 0; i < 50; i++) {
+                snprintf(key, sizeof(key), "before-%d", i);
+                ck_assert_int_eq(test_put(e, "a", "t", key, key, NULL), 0);
+        }
+        EngineFreezeInfo info = freeze(e);
+        ck_assert_uint_ge(info.closed_generation, 1);
+        ck_assert_uint_le(info.checkpoint_generation, info.closed_generation);
+        _cleanup_free_ char *cur = test_path("inst/logs/jet.log");
+        _cleanup_free_ char *closed = test_path("inst/logs/jet%08X.log", info.closed_generation);
+        ck_assert(!file_exists(cur));
+        ck_assert(file_exists(closed));
+
+        _cleanup_free_ char *before = snapshot_files();
+        uint64_t writes = fault_io_write_calls(&fio);
+
+        for (int i = 0; i < 4; i++) {
+                c[i] = (Committer) { .e = e, .id = i };
+                ck_assert_int_eq(pthread_create(&threads[i], NULL, commit_thread, &c[i]), 0);
+        }
+        EngineOp op = { .kind = ENGINE_OP_PUT, .database = "a", .table = "t", .key = "async", .key_size = 5, .value = "1", .value_size = 1 };
+        ck_assert_int_eq(engine_commit(e, &op, 1, NULL, NULL), 0);
+        /* Give the threads every chance to do something wrong; reads go on meanwhile. */
+        for (int i = 0; i < 20; i++) {
+                assert_value(e, "a", "t", "before-7", "before-7");
+                assert_missing(e, "a", "t", "async");
+                usleep(10000);
+        }
+        EngineInfo ei;
+        ck_assert_int_eq(engine_get_info(e, &ei), 0);
+        ck_assert_uint_eq(ei.pending_commits, 5);
+        for (int i = 0; i < 4; i++)
+                ck_assert(!__atomic_load_n(&c[i].done, __ATOMIC_ACQUIRE));
+        ck_assert_uint_eq(fault_io_write_calls(&fio), writes);
+        _cleanup_free_ char *after = snapshot_files();
+        ck_assert_str_eq(before, after);
+
+        ck_assert_int_eq(engine_freeze(e, NULL, NULL), -EBUSY);
+        ck_assert_int_eq(engine_truncate_logs(e, 100, NULL, NULL), -EBUSY);
+        ck_assert_int_eq(engine_thaw(e), 0);
+        for (int i = 0; i < 4; i++) {
+                ck_assert_int_eq(pthread_join(threads[i], NULL), 0);
+                ck_assert_int_eq(c[i].r, 0);
+        }
+        ck_assert_uint_gt(fault_io_write_calls(&fio), writes);
+        assert_value(e, "a", "t", "frozen-1", "frozen-1");
+        assert_value(e, "b", "t", "frozen-2", "frozen-2");
+        ck_assert(file_exists(cur));
+        ck_assert_int_eq(engine_get_info(e, &ei), 0);
+        ck_assert_uint_eq(ei.current_generation, info.closed_generation + 1);
+        ck_assert_int_eq(engine_thaw(e), -EBUSY);
+        e = engine_close(e);
+
+        /* The frozen image (closed generation, no jet.log) is what a backup copies; it reopens. */
+        e = test_open(&tc.config);
+        assert_value(e, "a", "t", "frozen-3", "frozen-3");
+        assert_value(e, "a", "t", "async", "1");
+        e = engine_close(e);
+}
+END_TEST
+
+START_TEST(test_thaw_cancels_freeze) {
+        Engine *e = test_open(&tc.config);
+        FreezeResult f = {};
+
+        ck_assert_int_eq(test_put(e, "a", "t", "k", "v", NULL), 0);
+        ck_assert_int_eq(engine_freeze(e, on_freeze, &f), 0);
+        ck_assert_int_eq(engine_thaw(e), 0);
+        dispatch_until(e, &f.done);
+        ck_assert_int_eq(f.r, -ECANCELED);
+        /* Running normally afterwards. */
+        ck_assert_int_eq(test_put(e, "a", "t", "k2", "v2", NULL), 0);
+        EngineFreezeInfo info = freeze(e);
+        ck_assert_uint_ge(info.closed_generation, 1);
+        ck_assert_int_eq(engine_thaw(e), 0);
+        ck_assert_int_eq(test_put(e, "a", "t", "k3", "v3", NULL), 0);
+        e = engine_close(e);
+}
+END_TEST
+
+START_TEST(test_close_while_frozen) {
+        Engine *e = test_open(&tc.config);
+        ck_assert_int_eq(test_put(e, "a", "t", "k", "v", NULL), 0);
+        (void) freeze(e);
+        EngineOp op = { .kind = ENGINE_OP_PUT, .database = "a", .table = "t", .key = "q", .key_size = 1, .value = "1", .value_size = 1 };
+        ck_assert_int_eq(engine_commit(e, &op, 1, NULL, NULL), 0);
+        e = engine_close(e); /* thaws, drains the queued commit */
+        e = test_open(&tc.config);
+        assert_value(e, "a", "t", "q", "1");
+        e = engine_close(e);
+}
+END_TEST
+
+static void fill(Engine *e, int n, size_t value_size, const char *prefix) {
+        char key[64];
+        char *v = malloc(value_size + 1);
+        ck_assert_ptr_nonnull(v);
+        memset(v, 'x', value_size);
+        v[value_size] = 0;
+        for (int i = 0; i < n; i++) {
+                snprintf(key, sizeof(key), "%s-%d", prefix, i);
+                ck_assert_int_eq(test_put(e, "a", "t", key, v, NULL), 0);
+        }
+        free(v);
+}
+
+static bool generation_exists(uint32_t g) {
+        _cleanup_free_ char *p = test_path("inst/logs/jet%08X.log", g);
+        return file_exists(p);
+}
+
+START_TEST(test_truncate_logs) {
+        Engine *e = test_open(&tc.config);
+        DoneResult d = {};
+
+        fill(e, 40, 8000, "x"); /* ~5 generations of 64 KiB */
+        e = engine_close(e);
+        e = test_open(&tc.config); /* checkpoint is now at the newest record */
+        EngineFreezeInfo info = freeze(e);
+        ck_assert_int_eq(engine_thaw(e), 0);
+        ck_assert_uint_ge(info.checkpoint_generation, 4);
+        for (uint32_t g = 1; g <= info.closed_generation; g++)
+                ck_assert(generation_exists(g));
+
+        /* Never at or above the checkpoint, whatever is asked. */
+        ck_assert_int_eq(engine_truncate_logs(e, UINT32_MAX, on_done, &d), 0);
+        dispatch_until(e, &d.done);
+        ck_assert_int_eq(d.r, (int) info.checkpoint_generation - 1);
+        for (uint32_t g = 1; g < info.checkpoint_generation; g++)
+                ck_assert(!generation_exists(g));
+        for (uint32_t g = info.checkpoint_generation; g <= info.closed_generation; g++)
+                ck_assert(generation_exists(g));
+        d = (DoneResult) {};
+        ck_assert_int_eq(engine_truncate_logs(e, 2, on_done, &d), 0);
+        dispatch_until(e, &d.done);
+        ck_assert_int_eq(d.r, 0);
+        e = engine_close(e);
+        e = test_open(&tc.config);
+        char expected[8001];
+        memset(expected, 'x', 8000);
+        expected[8000] = 0;
+        assert_value(e, "a", "t", "x-39", expected);
+        e = engine_close(e);
+}
+END_TEST
+
+START_TEST(test_truncate_partial) {
+        Engine *e = test_open(&tc.config);
+        DoneResult d = {};
+
+        fill(e, 40, 8000, "x");
+        e = engine_close(e);
+        e = test_open(&tc.config);
+        EngineFreezeInfo info = freeze(e);
+        ck_assert_int_eq(engine_thaw(e), 0);
+        ck_assert_uint_ge(info.checkpoint_generation, 4);
+        ck_assert_int_eq(engine_truncate_logs(e, 3, on_done, &d), 0);
+        dispatch_until(e, &d.done);
+        ck_assert_int_eq(d.r, 2);
+        ck_assert(!generation_exists(1));
+        ck_assert(!generation_exists(2));
+        ck_assert(generation_exists(3));
+        e = engine_close(e);
+}
+END_TEST
+
+START_TEST(test_backup_records_drive_incremental) {
+        Engine *e = test_open(&tc.config);
+        DoneResult d = {};
+        _cleanup_strv_free_ char **files = NULL;
+        EngineInfo ei;
+
+        fill(e, 5, 100, "a");
+        ck_assert_int_eq(engine_check_backup(e, ENGINE_BACKUP_INCREMENTAL), -ENODATA);
+        ck_assert_int_eq(engine_check_backup(e, ENGINE_BACKUP_FULL), 0);
+
+        EngineFreezeInfo full = freeze(e);
+        ck_assert_int_eq(engine_backup_files(e, ENGINE_BACKUP_INCREMENTAL, &full, &files), -ENODATA);
+        ck_assert_int_eq(engine_backup_files(e, ENGINE_BACKUP_FULL, &full, &files), 0);
+        _cleanup_free_ char *chk = test_path("inst/jet.chk");
+        ck_assert_str_eq(files[0], chk);
+        size_t n = 0;
+        while (files[n])
+                n++;
+        ck_assert_uint_eq(n, 1 + full.closed_generation - full.checkpoint_generation + 1);
+        ck_assert_int_eq(engine_thaw(e), 0);
+        ck_assert_int_eq(engine_record_backup(e, ENGINE_BACKUP_FULL, full.checkpoint_generation, full.closed_generation,
+                                              1234, on_done, &d),
+                         0);
+        dispatch_until(e, &d.done);
+        ck_assert_int_eq(d.r, 0);
+        ck_assert_int_eq(engine_get_info(e, &ei), 0);
+        ck_assert_uint_eq(ei.last_full.gen_high, full.closed_generation);
+        ck_assert_uint_eq(ei.last_full.time_usec, 1234);
+        ck_assert_uint_eq(ei.last_incremental.time_usec, 0);
+
+        /* Two freezes later, an incremental needs exactly the generations after the full one. */
+        fill(e, 5, 100, "b");
+        EngineFreezeInfo mid = freeze(e);
+        ck_assert_int_eq(engine_thaw(e), 0);
+        fill(e, 5, 100, "c");
+        ck_assert_int_eq(engine_check_backup(e, ENGINE_BACKUP_INCREMENTAL), 0);
+        EngineFreezeInfo inc = freeze(e);
+        ck_assert_uint_gt(inc.closed_generation, mid.closed_generation);
+        strv_free(TAKE_PTR(files));
+        ck_assert_int_eq(engine_backup_files(e, ENGINE_BACKUP_INCREMENTAL, &inc, &files), 0);
+        n = 0;
+        for (uint32_t g = full.closed_generation + 1; g <= inc.closed_generation; g++, n++) {
+                _cleanup_free_ char *p = test_path("inst/logs/jet%08X.log", g);
+                ck_assert_ptr_nonnull(files[n]);
+                ck_assert_str_eq(files[n], p);
+        }
+        ck_assert_ptr_null(files[n]);
+        ck_assert_int_eq(engine_thaw(e), 0);
+        d = (DoneResult) {};
+        ck_assert_int_eq(engine_record_backup(e, ENGINE_BACKUP_INCREMENTAL, full.closed_generation + 1,
+                                              inc.closed_generation, 5678, on_done, &d),
+                         0);
+        dispatch_until(e, &d.done);
+        ck_assert_int_eq(d.r, 0);
+        e = engine_close(e);
+
+        /* Records are durable (replayed or in LMDB). */
+        e = test_open(&tc.config);
+        ck_assert_int_eq(engine_get_info(e, &ei), 0);
+        ck_assert_uint_eq(ei.last_full.gen_high, full.closed_generation);
+        ck_assert_uint_eq(ei.last_incremental.gen_low, full.closed_generation + 1);
+        ck_assert_uint_eq(ei.last_incremental.gen_high, inc.closed_generation);
+        ck_assert_uint_eq(ei.last_incremental.time_usec, 5678);
+        ck_assert_int_eq(engine_check_backup(e, ENGINE_BACKUP_INCREMENTAL), 0);
+
+        /* A generation the next incremental needs disappears: -ESTALE. */
+        fill(e, 3, 100, "d");
+        EngineFreezeInfo next = freeze(e);
+        ck_assert_int_eq(engine_thaw(e), 0);
+        _cleanup_free_ char *victim = test_path("inst/logs/jet%08X.log", inc.closed_generation + 1);
+        ck_assert_int_eq(unlink(victim), 0);
+        ck_assert_int_eq(engine_check_backup(e, ENGINE_BACKUP_INCREMENTAL), -ESTALE);
+        strv_free(TAKE_PTR(files));
+        ck_assert_int_eq(engine_backup_files(e, ENGINE_BACKUP_INCREMENTAL, &next, &files), -ESTALE);
+        ck_assert_int_eq(engine_check_backup(e, 99), -EINVAL);
+        e = engine_close(e);
+}
+END_TEST
+
+START_TEST(test_circular_logging) {
+        tc.config.circular_logging = true;
+        Engine *e = test_open(&tc.config);
+        EngineInfo ei;
+
+        ck_assert_int_eq(engine_check_backup(e, ENGINE_BACKUP_INCREMENTAL), -EOPNOTSUPP);
+        ck_assert_int_eq(engine_check_backup(e, ENGINE_BACKUP_FULL), 0);
+        fill(e, 40, 8000, "x");
+        e = engine_close(e); /* final checkpoint deletes what it no longer needs */
+        e = test_open(&tc.config);
+        ck_assert_int_eq(engine_get_info(e, &ei), 0);
+        ck_assert(ei.circular_logging);
+        ck_assert_uint_ge(ei.checkpoint_generation, 4);
+        for (uint32_t g = 1; g < ei.checkpoint_generation; g++)
+                ck_assert(!generation_exists(g));
+        EngineFreezeInfo info = freeze(e);
+        _cleanup_strv_free_ char **files = NULL;
+        ck_assert_int_eq(engine_backup_files(e, ENGINE_BACKUP_INCREMENTAL, &info, &files), -EOPNOTSUPP);
+        ck_assert_int_eq(engine_thaw(e), 0);
+        e = engine_close(e);
+}
+END_TEST
+
+static Suite *snapshot_suite(void) {
+        Suite *s = suite_create("engine-snapshot");
+        TCase *tc_freeze = tcase_create("Freeze");
+        tcase_add_checked_fixture(tc_freeze, setup, test_dir_teardown);
+        tcase_set_timeout(tc_freeze, 60);
+        tcase_add_test(tc_freeze, test_freeze_issues_no_writes);
+        tcase_add_test(tc_freeze, test_thaw_cancels_freeze);
+        tcase_add_test(tc_freeze, test_close_while_frozen);
+        suite_add_tcase(s, tc_freeze);
+
+        TCase *tc_logs = tcase_create("Logs");
+        tcase_add_checked_fixture(tc_logs, setup, test_dir_teardown);
+        tcase_set_timeout(tc_logs, 60);
+        tcase_add_test(tc_logs, test_truncate_logs);
+        tcase_add_test(tc_logs, test_truncate_partial);
+        tcase_add_test(tc_logs, test_backup_records_drive_incremental);
+        tcase_add_test(tc_logs, test_circular_logging);
+        suite_add_tcase(s, tc_logs);
+        return s;
+}
+
+int main(void) {
+        SRunner *sr = srunner_create(snapshot_suite());
+        srunner_run_all(sr, CK_NORMAL);
+        int failed = srunner_ntests_failed(sr);
+        srunner_free(sr);
+        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
