@@ -159,6 +159,24 @@ static void note_load(const char *what, int r, BenchResult *res) {
         bench_result_done(res);
 }
 
+/* A cycle that fails is counted and skipped; a run where most fail gives up. */
+typedef struct Failures {
+        unsigned n;
+        int first;
+} Failures;
+
+static bool give_up(Failures *f, int r) {
+        if (f->n++ == 0)
+                f->first = r;
+        return f->n > arg_cycles / 2;
+}
+
+static int note_failures(const char *what, const Failures *f, unsigned n_ok) {
+        if (f->n > 0)
+                table_note("%s: %u of %u cycles FAILED, first: %s", what, f->n, f->n + n_ok, strerror(-f->first));
+        return n_ok > 0 ? 0 : f->first;
+}
+
 static int probe_fdatasync(Daemon *d, LatStats *ret) {
         _cleanup_free_ char *path = NULL;
         _cleanup_free_ uint64_t *lat = NULL;
@@ -210,8 +228,10 @@ static int freeze_set(Daemon *d, size_t k, LatStats *ret_freeze, LatStats *ret_t
         BusCommitArg arg;
         BenchResult res;
         BenchLoad *load;
+        Failures f = {};
+        unsigned n_ok = 0;
         char what[64];
-        int r = 0;
+        int r;
 
         if (!fl || !tl)
                 return -ENOMEM;
@@ -219,31 +239,38 @@ static int freeze_set(Daemon *d, size_t k, LatStats *ret_freeze, LatStats *ret_t
         if (r < 0)
                 return r;
         for (unsigned c = 0; c < arg_cycles; c++) {
-                uint64_t id, t;
+                uint64_t id, t0, t1, t2;
 
                 r = prepare_set(d, k, &id);
-                if (r < 0)
-                        break;
-                t = now_ns();
-                r = bus_freeze(d->bus, id);
-                fl[c] = now_ns() - t;
                 if (r < 0) {
-                        (void) bus_abort(d->bus, id);
-                        break;
+                        if (give_up(&f, r))
+                                break;
+                        continue;
                 }
-                t = now_ns();
-                r = bus_thaw(d->bus, id);
-                tl[c] = now_ns() - t;
-                if (r < 0)
-                        break;
+                t0 = now_ns();
+                r = bus_freeze(d->bus, id);
+                t1 = now_ns();
+                if (r >= 0)
+                        r = bus_thaw(d->bus, id);
+                t2 = now_ns();
+                if (r < 0) {
+                        /* Whatever state the session is in, do not leave it behind for the next cycle. */
+                        (void) bus_abort(d->bus, id);
+                        if (give_up(&f, r))
+                                break;
+                        continue;
+                }
+                fl[n_ok] = t1 - t0;
+                tl[n_ok++] = t2 - t1;
                 (void) usleep(CYCLE_GAP_USEC);
         }
         (void) snprintf(what, sizeof(what), "%zu instance%s", k, k == 1 ? "" : "s");
         note_load(what, bench_load_stop(load, &res), &res);
+        r = note_failures(what, &f, n_ok);
         if (r < 0)
                 return r;
-        lat_stats(fl, arg_cycles, ret_freeze);
-        lat_stats(tl, arg_cycles, ret_thaw);
+        lat_stats(fl, n_ok, ret_freeze);
+        lat_stats(tl, n_ok, ret_thaw);
         return 0;
 }
 
@@ -302,6 +329,7 @@ static int stall_cycles(Daemon *d, LatStats *ret_snap, LatStats *ret_window, Lat
         BusCommitArg arg;
         BenchResult res = {};
         BenchLoad *load;
+        Failures f = {};
         unsigned done = 0;
         int r = 0;
 
@@ -319,42 +347,46 @@ static int stall_cycles(Daemon *d, LatStats *ret_snap, LatStats *ret_window, Lat
                 return r;
         for (unsigned c = 0; c < n; c++) {
                 struct btrfs_ioctl_vol_args_v2 va = { .fd = src, .flags = BTRFS_SUBVOL_RDONLY };
-                uint64_t id, t;
+                uint64_t id, t0, t1, t2, t3;
 
                 r = snapshot_name(va.name, sizeof(va.name), c);
-                if (r < 0)
-                        break;
-                r = bus_prepare(d->bus, 0, &id);
-                if (r < 0)
-                        break;
-                w0[c] = now_ns();
+                if (r >= 0)
+                        r = bus_prepare(d->bus, 0, &id);
+                if (r < 0) {
+                        if (give_up(&f, r))
+                                break;
+                        continue;
+                }
+                t0 = now_ns();
                 r = bus_freeze(d->bus, id);
+                t1 = now_ns();
+                if (r >= 0)
+                        r = RET_NERRNO(ioctl(dst, BTRFS_IOC_SNAP_CREATE_V2, &va));
+                t2 = now_ns();
+                if (r >= 0)
+                        r = bus_thaw(d->bus, id);
+                t3 = now_ns();
                 if (r < 0) {
                         (void) bus_abort(d->bus, id);
-                        break;
+                        if (give_up(&f, r))
+                                break;
+                        continue;
                 }
-                t = now_ns();
-                r = RET_NERRNO(ioctl(dst, BTRFS_IOC_SNAP_CREATE_V2, &va));
-                snap[c] = now_ns() - t;
-                int k = bus_thaw(d->bus, id);
-                w1[c] = now_ns();
-                if (r < 0 || k < 0) {
-                        r = r < 0 ? r : k;
-                        break;
-                }
-                done++;
+                w0[done] = t0;
+                w1[done] = t3;
+                snap[done++] = t2 - t1;
                 (void) usleep(CYCLE_GAP_USEC);
         }
-        int k = bench_load_stop(load, &res);
-        if (k >= 0)
+        r = bench_load_stop(load, &res);
+        if (r >= 0)
                 for (unsigned c = 0; c < done; c++) {
                         stall[c] = bench_result_max_overlapping(&res, w0[c], w1[c]);
                         excess[c] = stall[c] > snap[c] ? stall[c] - snap[c] : 0;
                         w1[c] -= w0[c];
                 }
-        note_load("stall", k, &res);
+        note_load("stall", r, &res);
 
-        for (unsigned c = 0; c < done; c++) {
+        for (unsigned c = 0; c < n; c++) {
                 struct btrfs_ioctl_vol_args_v2 va = {};
 
                 if (snapshot_name(va.name, sizeof(va.name), c) >= 0)
@@ -362,8 +394,9 @@ static int stall_cycles(Daemon *d, LatStats *ret_snap, LatStats *ret_window, Lat
         }
         if (r < 0)
                 return r;
-        if (k < 0)
-                return k;
+        r = note_failures("stall", &f, done);
+        if (r < 0)
+                return r;
         lat_stats(snap, done, ret_snap);
         lat_stats(w1, done, ret_window);
         lat_stats(stall, done, ret_stall);
