@@ -83,6 +83,7 @@ static void on_committed(Engine *e, int r, uint64_t lsn, void *userdata) {
                 r = sd_bus_reply_method_return(c->message, "t", lsn);
         if (r < 0)
                 log_debug("Failed to reply to Commit: %s", strerror(-r));
+        manager_commit_done(c->instance->manager);
         sd_bus_message_unref(c->message);
         free(c);
 }

@@ -60,6 +60,7 @@ Manager *manager_free(Manager *m) {
                 instance_free(m->instances[k]);
         free(m->instances);
         m->name_timer = sd_event_source_disable_unref(m->name_timer);
+        m->stop_check = sd_event_source_disable_unref(m->stop_check);
         if (m->bus)
                 sd_bus_flush(m->bus);
         m->bus = sd_bus_flush_close_unref(m->bus);
@@ -155,13 +156,34 @@ void manager_instance_opened(Manager *m, Instance *i) {
         manager_update_status(m);
 }
 
+/* Once every commit a client waits for is answered: close the engines (checkpoint) and leave the loop. */
+static int on_stop_check(sd_event_source *source, void *userdata) {
+        Manager *m = userdata;
+
+        for (size_t k = 0; k < m->n_instances; k++)
+                if (m->instances[k]->n_pending_commits > 0)
+                        return 0;       /* on_committed() asks again */
+        for (size_t k = 0; k < m->n_instances; k++)
+                instance_stop(m->instances[k]);
+        if (m->bus)
+                (void) sd_bus_flush(m->bus);
+        return sd_event_exit(m->event, EXIT_SUCCESS);
+}
+
+/* Called when a commit is answered; while stopping, look again from the loop (not from inside engine_dispatch()). */
+void manager_commit_done(Manager *m) {
+        if (m->stop_check)
+                (void) sd_event_source_set_enabled(m->stop_check, SD_EVENT_ONESHOT);
+}
+
 /*
- * SIGTERM/SIGINT: abort the session (thawing), then close every engine,
- * which finishes pending commits (their replies go out from the
- * callbacks) and checkpoints, then leave the loop with 0.
+ * SIGTERM/SIGINT: abort the session (thawing), refuse new commits, let the
+ * loop answer the commits still pending (they complete once thawed), then
+ * close every engine, which checkpoints, and exit with 0.
  */
 static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
         Manager *m = userdata;
+        int r;
 
         if (m->stopping)
                 return 0;
@@ -175,11 +197,12 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
                 m->instances[k]->stopping = true;
                 instance_emit_changed(m->instances[k], "State");
         }
-        for (size_t k = 0; k < m->n_instances; k++)
-                instance_stop(m->instances[k]);
-        if (m->bus)
-                (void) sd_bus_flush(m->bus);
-        return sd_event_exit(m->event, EXIT_SUCCESS);
+        r = sd_event_add_defer(m->event, &m->stop_check, on_stop_check, m);
+        if (r < 0) {
+                log_error_errno(r, "Failed to schedule the shutdown, stopping at once: %m");
+                return on_stop_check(NULL, m);
+        }
+        return sd_event_source_set_enabled(m->stop_check, SD_EVENT_ONESHOT);
 }
 
 static int manager_connect_bus(Manager *m) {

@@ -42,6 +42,7 @@ struct Manager {
         SnapshotIds ids;
 
         sd_event_source *name_timer;
+        sd_event_source *stop_check;    /* while stopping: are all pending commits answered? */
         bool name_requested;
         bool stopping;
 };
@@ -60,6 +61,7 @@ void manager_instance_opened(Manager *m, Instance *i);
 void manager_session_finish(Manager *m, Session *s);
 void manager_update_status(Manager *m);
 void manager_emit_session_changed(Manager *m);
+void manager_commit_done(Manager *m);
 
 /* manager-dbus.c */
 extern const sd_bus_vtable manager_vtable[];
