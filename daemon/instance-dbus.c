@@ -27,7 +27,7 @@ static int check_access(Instance *i, sd_bus_message *m, const char *what, sd_bus
         char buf[128];
 
         (void) snprintf(buf, sizeof(buf), "%s on instance '%s'", what, i->config->name);
-        return auth_check(m, i->config->access_gids, i->config->n_access_gids, buf, error);
+        return auth_check(&i->manager->auth, m, i->config->access_gids, i->config->n_access_gids, buf, error);
 }
 
 /* Data methods need an open engine; say clearly why there is none. */

@@ -42,7 +42,7 @@ int bus_error_from_errno(sd_bus_error *error, int r, const char *format, ...) {
 }
 
 static int check_snapshot_access(Manager *m, sd_bus_message *message, const char *what, sd_bus_error *error) {
-        return auth_check(message, m->config->allowed_gids, m->config->n_allowed_gids, what, error);
+        return auth_check(&m->auth, message, m->config->allowed_gids, m->config->n_allowed_gids, what, error);
 }
 
 static const char *prepare_kind(uint32_t flags) {

@@ -66,6 +66,7 @@ Manager *manager_free(Manager *m) {
         m->bus = sd_bus_flush_close_unref(m->bus);
         m->event = sd_event_unref(m->event);
         snapshot_ids_done(&m->ids);
+        auth_cache_done(&m->auth);
         config_free(m->config);
         free(m->state_dir);
         free(m);

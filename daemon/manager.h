@@ -11,6 +11,7 @@
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
+#include "auth.h"
 #include "config.h"
 #include "instance.h"
 #include "session.h"
@@ -39,6 +40,7 @@ struct Manager {
         unsigned n_opening;
 
         Session *session;               /* the one session, or NULL */
+        AuthCache auth;
         SnapshotIds ids;
 
         sd_event_source *name_timer;
