@@ -270,10 +270,10 @@ static void build_spare(Engine *e) {
         if (asprintf(&spare, "%s/jet.spare", e->log_dir) < 0)
                 r = -ENOMEM;
         else
-                r = log_create_generation(e, spare, gen, prev, &e->pause_requested, &fd);
+                r = log_create_generation(e, spare, gen, prev, &e->spare_cancel, &fd);
         pthread_mutex_lock(&e->lock);
         if (r == -ECANCELED)
-                e->need_spare = true; /* frozen half way: finish after thaw */
+                e->need_spare = true; /* frozen or closed half way: start over after thaw */
         else if (r >= 0 && e->current_gen + 1 == gen && e->current_checksum == prev)
                 e->spare_gen = gen;
         /* Other errors: the writer creates the generation itself when it needs it, and reports the error then. */

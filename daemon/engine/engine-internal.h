@@ -286,6 +286,7 @@ struct Engine {
         uint32_t current_checksum;      /* header checksum of the current generation (prev of the next) */
         TruncateRequest *truncates;
         bool need_spare;                /* checkpointer: preallocate the next generation */
+        bool spare_cancel;              /* atomic: freeze or close stops a preallocation half way */
         uint32_t spare_gen;             /* generation of logs/jet.spare when ready, else 0 */
 
         Completion *completions, *completions_tail;

@@ -424,6 +424,7 @@ void engine_thaw_locked(Engine *e) {
         e->freeze_seq++;
         e->freeze_requested = false;
         __atomic_store_n(&e->pause_requested, false, __ATOMIC_RELEASE);
+        __atomic_store_n(&e->spare_cancel, false, __ATOMIC_RELEASE);
         e->paused = false;
         if (e->state == ENGINE_FREEZING || e->state == ENGINE_FROZEN)
                 e->state = ENGINE_RUNNING;
@@ -438,6 +439,7 @@ Engine *engine_close(Engine *e) {
         if (e->state == ENGINE_FREEZING || e->state == ENGINE_FROZEN)
                 engine_thaw_locked(e);
         __atomic_store_n(&e->closing, true, __ATOMIC_RELEASE);
+        __atomic_store_n(&e->spare_cancel, true, __ATOMIC_RELEASE);
         if (e->state != ENGINE_FAILED)
                 e->state = ENGINE_CLOSING;
         pthread_cond_signal(&e->writer_cond);

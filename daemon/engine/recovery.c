@@ -235,8 +235,9 @@ int recovery_run(Engine *e, char **reterr_message) {
                                              d->path);
                         return -EBADMSG;
                 }
+                /* Applied LSN 0: stamped, never checkpointed into; the log starts at generation 1. */
                 if (!d->created)
-                        start = MIN(start, d->applied_lsn);
+                        start = MIN(start, MAX(d->applied_lsn, LSN_MAKE(1, 0)));
         }
         start_gen = LSN_GEN(start);
 

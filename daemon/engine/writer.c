@@ -283,6 +283,7 @@ void *writer_main(void *userdata) {
                         e->freeze_info.closed_generation = e->log_gen;
                         /* The log is quiet; now the checkpointer (invariant 5). */
                         __atomic_store_n(&e->pause_requested, true, __ATOMIC_RELEASE);
+                        __atomic_store_n(&e->spare_cancel, true, __ATOMIC_RELEASE);
                         pthread_cond_signal(&e->ckpt_cond);
                         continue;
                 }

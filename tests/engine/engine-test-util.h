@@ -23,7 +23,7 @@ void test_dir_teardown(void);
 typedef struct TestConfig {
         EngineConfig config;
         EngineDatabaseConfig databases[2];
-        char path[512], a[512], b[512];
+        char path[1024], a[1024], b[1024];
 } TestConfig;
 
 void test_config_init(TestConfig *t, const EngineIO *io);
