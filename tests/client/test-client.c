@@ -6,7 +6,10 @@
  * (design.md §4, ese-semantics.md).
  */
 
+#include <stdio.h>
 #include <string.h>
+#include <grp.h>
+#include <sys/wait.h>
 
 #include "client-test.h"
 
@@ -349,6 +352,62 @@ START_TEST(test_bind_to_caller) {
 }
 END_TEST
 
+/* Runs in a child as nobody; returns the number of the first check that failed, 0 if all passed. */
+static int unprivileged_checks(void) {
+        jetsnap_client *c = NULL;
+        char **names = NULL;
+        char *version = NULL;
+        uint64_t id;
+        jetsnap_op op = { .kind = JETSNAP_OP_PUT, .database = "main", .table = "t", .key = "k", .key_size = 1,
+                          .value = "v", .value_size = 1 };
+        int r;
+
+        if (setgroups(0, NULL) < 0 || setresgid(65534, 65534, 65534) < 0 || setresuid(65534, 65534, 65534) < 0)
+                return 1;
+        if (jetsnap_client_open_system(&c) < 0)
+                return 2;
+        /* Reading is open to everybody. */
+        if (jetsnap_get_version(c, &version) < 0)
+                return 3;
+        free(version);
+        if (jetsnap_list_instances(c, &names) < 0)
+                return 4;
+        jetsnap_strv_free(names);
+        /* Snapshots and data are not. */
+        r = jetsnap_prepare(c, 0, &id);
+        if (r != -EACCES) {
+                fprintf(stderr, "prepare as nobody: %d (%s)\n", r, jetsnap_client_get_error_message(c));
+                return 5;
+        }
+        if (!jetsnap_client_get_error_message(c))
+                return 6;
+        r = jetsnap_commit(c, "alpha", &op, 1, NULL);
+        if (r != -EACCES) {
+                fprintf(stderr, "commit as nobody: %d (%s)\n", r, jetsnap_client_get_error_message(c));
+                return 7;
+        }
+        jetsnap_client_unref(c);
+        return 0;
+}
+
+START_TEST(test_access_denied) {
+        int status;
+        pid_t pid;
+
+        if (geteuid() != 0) {
+                fprintf(stderr, "test_access_denied: not root, cannot switch to nobody; not checked\n");
+                return;
+        }
+        pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0)
+                _exit(unprivileged_checks());
+        ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+        ck_assert(WIFEXITED(status));
+        ck_assert_int_eq(WEXITSTATUS(status), 0);
+}
+END_TEST
+
 static Suite *client_suite(void) {
         Suite *s = suite_create("client");
         TCase *tc;
@@ -374,6 +433,7 @@ static Suite *client_suite(void) {
         tcase_add_test(tc, test_open_address);
         tcase_add_test(tc, test_bad_flags);
         tcase_add_test(tc, test_timeout);
+        tcase_add_test(tc, test_access_denied);
         suite_add_tcase(s, tc);
         return s;
 }

@@ -7,6 +7,7 @@
  */
 
 #include <check.h>
+#include <grp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -270,6 +271,33 @@ START_TEST(test_fork) {
 }
 END_TEST
 
+START_TEST(test_access_denied) {
+        int status;
+        pid_t pid;
+
+        if (geteuid() != 0) {
+                fprintf(stderr, "test_access_denied: not root, cannot switch to nobody; not checked\n");
+                return;
+        }
+        pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                JET_OSSNAPID snap;
+                JET_ERR err;
+
+                if (setgroups(0, NULL) < 0 || setresgid(65534, 65534, 65534) < 0 || setresuid(65534, 65534, 65534) < 0)
+                        _exit(2);
+                err = JetOSSnapshotPrepare(&snap, 0);
+                if (err != JET_errAccessDenied)
+                        fprintf(stderr, "child: JetOSSnapshotPrepare as nobody: %ld\n", (long) err);
+                _exit(err == JET_errAccessDenied ? 0 : 1);
+        }
+        ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+        ck_assert(WIFEXITED(status));
+        ck_assert_int_eq(WEXITSTATUS(status), 0);
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("esent");
         TCase *tc = tcase_create("OSSnapshot");
@@ -288,6 +316,7 @@ int main(void) {
         tcase_add_test(tc, test_timeout);
         tcase_add_test(tc, test_threads);
         tcase_add_test(tc, test_fork);
+        tcase_add_test(tc, test_access_denied);
         suite_add_tcase(s, tc);
         sr = srunner_create(s);
         srunner_run_all(sr, CK_ENV);
