@@ -351,7 +351,7 @@ static int stall_cycles(Daemon *d, LatStats *ret_snap, LatStats *ret_window, Lat
 
                 r = snapshot_name(va.name, sizeof(va.name), c);
                 if (r >= 0)
-                        r = bus_prepare(d->bus, 0, &id);
+                        r = prepare_set(d, 1, &id);
                 if (r < 0) {
                         if (give_up(&f, r))
                                 break;

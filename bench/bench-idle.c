@@ -47,9 +47,19 @@ static int parse_argv(int argc, char *argv[]) {
                 case 'h':
                         help();
                         return 0;
-                case 'p':
-                        arg_pid = (pid_t) arg_unsigned(optarg);
+                case 'p': {
+                        char *end;
+                        long v;
+
+                        errno = 0;
+                        v = strtol(optarg, &end, 10);
+                        if (errno != 0 || end == optarg || *end || v <= 0 || v > INT32_MAX) {
+                                fprintf(stderr, "Invalid pid: %s\n", optarg);
+                                return -EINVAL;
+                        }
+                        arg_pid = (pid_t) v;
                         break;
+                }
                 case 't':
                         arg_duration_usec = arg_seconds_usec(optarg);
                         break;

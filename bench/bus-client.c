@@ -190,8 +190,8 @@ static int commit_op(void *p, unsigned worker, uint64_t seq) {
         if (r < 0) {
                 static unsigned reported = 0;
 
-                /* A few lines say what went wrong; the table counts the rest. */
-                if (__atomic_fetch_add(&reported, 1, __ATOMIC_RELAXED) < 3)
+                /* The first worker says what went wrong, once; the table counts the rest. */
+                if (worker == 0 && __atomic_fetch_add(&reported, 1, __ATOMIC_RELAXED) == 0)
                         fprintf(stderr, "Commit: %s\n", error.message ?: strerror(-r));
                 return r;
         }
