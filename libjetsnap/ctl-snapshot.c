@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -328,7 +330,7 @@ static int set_environment(uint64_t id, const jetsnap_freeze_info *info) {
 }
 
 static int run_command(Run *run, uint64_t id, const jetsnap_freeze_info *info) {
-        pid_t pid;
+        pid_t pid, parent;
         int r, status;
 
         r = set_environment(id, info);
@@ -339,6 +341,7 @@ static int run_command(Run *run, uint64_t id, const jetsnap_freeze_info *info) {
         }
         fflush(stdout);
         fflush(stderr);
+        parent = getpid();
         pid = fork();
         if (pid < 0) {
                 r = -errno;
@@ -347,6 +350,13 @@ static int run_command(Run *run, uint64_t id, const jetsnap_freeze_info *info) {
                 return r;
         }
         if (pid == 0) {
+                /*
+                 * If jetsnapctl dies, its bound session is aborted and the
+                 * instances thaw: a COMMAND still copying would produce an
+                 * inconsistent image nobody is told about. Take it down too.
+                 */
+                if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent)
+                        _exit(CTL_EXIT_FAILURE);
                 execvp(run->command[0], run->command);
                 fprintf(stderr, "jetsnapctl: failed to execute %s: %m\n", run->command[0]);
                 _exit(CTL_EXIT_EXEC);
