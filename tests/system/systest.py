@@ -157,7 +157,8 @@ def main(fn):
         fn()
     except TestFailure as e:
         log(f"FAIL: {e}")
-        run_cleanups()
+        for d in _daemons:
+            log(f"---- {d.log_path} (last lines) ----\n{tail(d.read_log())}")
         sys.exit(1)
     finally:
         run_cleanups()
@@ -186,9 +187,13 @@ def start_bus(directory):
     return bus
 
 
+_daemons = []  # every jetsnapd started, so a failure can show their logs
+
+
 def start_daemon(bus, directory, config):
     os.makedirs(directory, exist_ok=True)
     daemon = jetsnaptest.Daemon(bus, directory, config)
+    _daemons.append(daemon)
     on_cleanup(_kill_daemon, daemon)
     return daemon
 
@@ -216,6 +221,8 @@ def config_yaml(root, log_file_size="256KiB", freeze_timeout="30s", circular=Fal
     paths: optional {instance: dir} overriding root/<instance> (recovery of a
     restored image); databases always live inside their instance directory.
     """
+    if paths is None:
+        os.makedirs(root, exist_ok=True)  # jetsnapd creates the instance directory, not its parents
     lines = ["snapshot:", f"  freeze-timeout: {freeze_timeout}", "instances:"]
     for inst, dbs in topology.items():
         ipath = (paths or {}).get(inst, os.path.join(root, inst))
@@ -273,9 +280,16 @@ class Client:
         return str(self.prop(f"/org/jetsnap1/snapshot/{snap_id}", SNAPSHOT_IFACE, "State"))
 
     def scan(self, inst, db, table):
-        recs = self.call(self.instance_paths()[inst], INSTANCE_IFACE, "Scan", "ssayayu",
-                         (db, table, b"", b"", 0), byte_arrays=True)
-        return {bytes(k): bytes(v) for k, v in recs}
+        """The whole table. A Scan reply is capped (records and bytes), so page on."""
+        out, start = {}, b""
+        while True:
+            recs = self.call(self.instance_paths()[inst], INSTANCE_IFACE, "Scan", "ssayayu",
+                             (db, table, start, b"", 0), byte_arrays=True)
+            if not recs:
+                return out
+            for k, v in recs:
+                out[bytes(k)] = bytes(v)
+            start = bytes(recs[-1][0]) + b"\0"  # the smallest key after the last one
 
     def wait_running(self, instances, timeout=60):
         """Wait until every instance reports State "running"; fail on "failed"."""

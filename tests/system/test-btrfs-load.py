@@ -48,7 +48,7 @@ def test():
     systest.require_binaries()
     tmp = systest.workdir()
     fs = systest.Btrfs(tmp)
-    snapsuite.run(BtrfsBackend(fs), fs.subvol, tmp, cycles=20, raw_cycles=8)
+    snapsuite.run(BtrfsBackend(fs), fs.subvol, tmp, cycles=30, raw_cycles=10)
 
 
 systest.main(test)

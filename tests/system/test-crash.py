@@ -129,7 +129,8 @@ def test():
     systest.require_binaries()
     tmp = systest.workdir()
     cr = Crasher(tmp, os.path.join(tmp, "data"))
-    load = loadgen.Load(cr.bus.address, os.path.join(tmp, "load")).start()
+    # Paced: the checks after each restart read everything, so keep the data small.
+    load = loadgen.Load(cr.bus.address, os.path.join(tmp, "load"), pace=0.01).start()
     load.wait_progress(300)
     n = 0
     for r in range(ROUNDS):

@@ -134,18 +134,18 @@ else
 fi
 
 echo "== bus policy: a member of group jetsnap"
-usermod -aG jetsnap operator
-if out=$(runuser -u operator -- busctl call "${M[@]}" Prepare u 0 2>&1); then
-    pass "operator Prepare: $out"
+usermod -aG jetsnap backupop
+if out=$(runuser -u backupop -- busctl call "${M[@]}" Prepare u 0 2>&1); then
+    pass "backupop Prepare: $out"
     id3=$(awk '{print $2}' <<<"$out")
-    if out=$(runuser -u operator -- busctl call "${M[@]}" Abort tu "$id3" 0 2>&1); then
-        pass "operator Abort $id3"
+    if out=$(runuser -u backupop -- busctl call "${M[@]}" Abort tu "$id3" 0 2>&1); then
+        pass "backupop Abort $id3"
         journal_has abort 4200e4f6816e4e70982046ee53378aee "$id3"
     else
-        fail "operator Abort: $out"
+        fail "backupop Abort: $out"
     fi
 else
-    fail "operator Prepare: $out"
+    fail "backupop Prepare: $out"
 fi
 
 echo "== clean stop"

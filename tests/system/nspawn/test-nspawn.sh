@@ -84,7 +84,7 @@ ln -sf /lib/systemd/system/jetsnapd.service "$run_root/etc/systemd/system/multi-
 # No login prompt on the console: nothing would answer it.
 ln -sf /dev/null "$run_root/etc/systemd/system/console-getty.service"
 chroot "$run_root" useradd --create-home outsider
-chroot "$run_root" useradd --create-home operator
+chroot "$run_root" useradd --create-home backupop
 mkdir -p "$results"
 
 echo "== boot"
