@@ -562,6 +562,7 @@ START_TEST(test_fault_every_write) {
         compute_expected();
         uint64_t total = fault_run(0, -EIO, true);
         ck_assert_uint_gt(total, 10);
+        fprintf(stderr, "fault loop: %" PRIu64 " write-class calls\n", total);
         for (uint64_t n = 1; n <= total + 2; n++) {
                 fault_run(n, -EIO, true);
                 fault_run(n, -EIO, false);
