@@ -39,10 +39,6 @@ int ctl_connect(jetsnap_client **ret) {
         const char *what;
         int r;
 
-        if (!!arg_host + !!arg_address + arg_user > 1) {
-                fprintf(stderr, "jetsnapctl: --host, --address and --user are mutually exclusive.\n");
-                return -EINVAL;
-        }
         if (arg_host) {
                 what = arg_host;
                 r = jetsnap_client_open_remote(arg_host, ret);
@@ -228,6 +224,10 @@ int ctl_parse_args(int argc, char *argv[], const struct option *options, int (*h
                 r = handler ? handler(c) : -CTL_EXIT_USAGE;
                 if (r < 0)
                         return r;
+        }
+        if (!!arg_host + !!arg_address + arg_user > 1) {
+                fprintf(stderr, "jetsnapctl: --host, --address and --user are mutually exclusive.\n");
+                return -CTL_EXIT_USAGE;
         }
         n_args = argc - optind;
         if (n_args < min_args || (max_args >= 0 && n_args > max_args)) {

@@ -122,6 +122,7 @@ grep -q "put failed: " "$JETSNAP_TEST_DIR/err" || fail "put error: $(cat "$JETSN
 expect 0 "$ctl" --address "$DBUS_SYSTEM_BUS_ADDRESS" status
 expect 0 "$ctl" status --address "$DBUS_SYSTEM_BUS_ADDRESS"
 expect 1 "$ctl" --address unix:path=/nonexistent/socket status
+expect 2 "$ctl" --user status --address "$DBUS_SYSTEM_BUS_ADDRESS"
 
 # --- offline tools, on the files of a stopped daemon ---
 expect 1 "$ctl" verify /nonexistent/instance
