@@ -21,24 +21,30 @@ WINDOW = 1.5
 CYCLES = 5
 
 
-def watch_window(client, load, root, sid):
-    dirs = []
-    for inst in systest.TOPOLOGY:
-        dirs += [os.path.join(root, inst), os.path.join(root, inst, "logs")]
-    before = {d: systest.hash_tree(d, systest.is_lmdb_lock) for d in dirs[::2]}
+def watch_events(root, seconds):
+    """inotify write events on every instance and log directory for `seconds`."""
     ino = systest.Inotify()
     try:
-        for d in dirs:
-            ino.add(d)
+        for inst in systest.TOPOLOGY:
+            ino.add(os.path.join(root, inst))
+            ino.add(os.path.join(root, inst, "logs"))
         start = time.monotonic()
         events = []
-        while time.monotonic() - start < WINDOW:
+        while time.monotonic() - start < seconds:
             events += [e for e in ino.read(0.1) if not systest.is_lmdb_lock(e[1])]
-        end = time.monotonic()
         events += [e for e in ino.read(0) if not systest.is_lmdb_lock(e[1])]
     finally:
         ino.close()
-    after = {d: systest.hash_tree(d, systest.is_lmdb_lock) for d in dirs[::2]}
+    return events
+
+
+def watch_window(client, load, root, sid):
+    dirs = [os.path.join(root, inst) for inst in systest.TOPOLOGY]
+    before = {d: systest.hash_tree(d, systest.is_lmdb_lock) for d in dirs}
+    start = time.monotonic()
+    events = watch_events(root, WINDOW)
+    end = time.monotonic()
+    after = {d: systest.hash_tree(d, systest.is_lmdb_lock) for d in dirs}
     check(not events, f"snapshot {sid}: write IO while frozen: {events[:10]}")
     for d in before:
         changed = {f for f in set(before[d]) | set(after[d]) if before[d].get(f) != after[d].get(f)}
@@ -57,6 +63,11 @@ def test():
     client = systest.connect(bus.address)
     load = loadgen.Load(bus.address, os.path.join(tmp, "load")).start()
     load.wait_progress(300)
+
+    # Control: the same watch on a running instance must see the daemon write,
+    # or the frozen windows below prove nothing.
+    events = watch_events(root, 1.0)
+    check(any(e[1].startswith("jet") for e in events), f"inotify saw no log write while running: {events[:5]}")
 
     windows, freeze_lat = [], []
     for cycle in range(CYCLES):

@@ -21,7 +21,7 @@ import snapsuite
 import systest
 from systest import check, log
 
-INCREMENTALS = 4
+INCREMENTALS = 6
 
 
 def gen_of(path):
@@ -64,6 +64,11 @@ def check_truncated(root, snap):
         gens = systest.generation_files(logdir)
         check(not gens or gens[0] >= chk,
               f"{snap['label']}: {inst}: generation {gens[0]:08X} left, checkpoint was {chk:08X}")
+        # ...and nothing recovery of the live instance still needs is gone.
+        closed = snap["gens"][inst][-1]
+        missing = [g for g in range(chk, closed + 1) if g not in gens]
+        check(not missing, f"{snap['label']}: {inst}: TruncateLog deleted generations {missing} "
+              f"at or above the checkpoint {chk:08X}")
         counts[inst] = len(gens)
     return counts
 

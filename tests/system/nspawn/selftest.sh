@@ -82,7 +82,7 @@ call "ActiveSnapshotState" org.jetsnap1 /org/jetsnap1 org.freedesktop.DBus.Prope
 call "Thaw" "${M[@]}" Thaw tu "$id" 0
 call "TruncateLog" "${M[@]}" TruncateLog tu "$id" 1
 call "End" "${M[@]}" End tu "$id" 0
-call_fails "End again" "snapshot" "${M[@]}" End tu "$id" 0
+call_fails "End again" "no snapshot with id" "${M[@]}" End tu "$id" 0
 
 journal_has prepare e7c3bc5791ae43bcad48435ed7569f32 "$id"
 journal_has freeze-start 21fc347d43264f9382798cd5684783e5 "$id"
@@ -102,7 +102,7 @@ id2=$(awk '{print $2}' <<<"$out")
 [[ $id2 -gt $id ]] || fail "snapshot ids do not go up: $id then $id2"
 call "Freeze" "${M[@]}" Freeze tu "$id2" 0
 call "Thaw" "${M[@]}" Thaw tu "$id2" 0
-call_fails "TruncateLog after the session ended" "" "${M[@]}" TruncateLog tu "$id2" 1
+call_fails "TruncateLog after the session ended" "no snapshot with id" "${M[@]}" TruncateLog tu "$id2" 1
 call "Commit after thaw" "${I[@]}" Commit 'a(yssayay)' 1 112 main t 1 108 1 120
 
 echo "== bus policy: a user outside group jetsnap"
