@@ -76,6 +76,9 @@ static void on_committed(Engine *e, int r, uint64_t lsn, void *userdata) {
         CommitCall *c = userdata;
 
         c->instance->n_pending_commits--;
+        /* A failed write fails the instance: tell watchers of State. */
+        if (r == -EIO || r == -ENOSPC)
+                instance_emit_changed(c->instance, "State");
         if (r < 0)
                 r = sd_bus_reply_method_errnof(c->message, r, "Commit on instance '%s' failed: %m",
                                                c->instance->config->name);

@@ -46,6 +46,11 @@ InstanceState instance_get_state(Instance *i) {
         case ENGINE_CLOSING:
                 return INSTANCE_STOPPING;
         default:
+                /* The engine failed at run time (a write or fdatasync failed): say so once. */
+                if (!i->failure_logged) {
+                        i->failure_logged = true;
+                        log_error_errno(info.error, "Instance '%s' failed: %m", i->config->name);
+                }
                 return INSTANCE_FAILED;
         }
 }

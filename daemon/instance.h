@@ -51,7 +51,8 @@ typedef struct Instance {
         int open_error;
         char *open_message;
 
-        bool failed;
+        bool failed;                    /* failed to open */
+        bool failure_logged;            /* the engine failed later; logged */
         bool stopping;
         unsigned n_pending_commits;
 } Instance;
