@@ -213,6 +213,10 @@ static int manager_connect_bus(Manager *m) {
                     : sd_bus_open_system_with_description(&m->bus, "jetsnapd");
         if (r < 0)
                 return log_error_errno(r, "Failed to connect to the %s bus: %m", m->user ? "session" : "system");
+        /* Without the bus nobody can thaw or end a session: leave (manager_free() thaws) rather than linger. */
+        r = sd_bus_set_exit_on_disconnect(m->bus, true);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set exit-on-disconnect: %m");
         r = manager_register_objects(m, m->bus);
         if (r < 0)
                 return log_error_errno(r, "Failed to register the bus objects: %m");
@@ -269,6 +273,11 @@ int manager_start(Manager *m) {
         return 0;
 }
 
+/* Return: the exit status the loop ended with (0 after SIGTERM), or negative errno. */
 int manager_run(Manager *m) {
-        return sd_event_loop(m->event);
+        int r = sd_event_loop(m->event);
+
+        if (r > 0 && m->bus && sd_bus_is_open(m->bus) <= 0)
+                log_error("Lost the connection to the bus; stopping");
+        return r;
 }
