@@ -31,8 +31,6 @@
 
 #include "engine-internal.h"
 
-/* A round starts early when this much is waiting: bounds overlay memory and replay time. */
-#define CHECKPOINT_EARLY_BYTES (UINT64_C(32) << 20)
 #define CHECKPOINT_FILE_SIZE_MAX (64u << 10)
 
 typedef struct ChkHeader {

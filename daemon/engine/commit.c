@@ -47,7 +47,15 @@ static int validate(Engine *e, const EngineOp *ops, size_t n_ops, size_t *ret_si
 
 /* Creates the tables the ops name; the count limit is checked before anything is created. */
 static int ensure_tables(Engine *e, const EngineOp *ops, size_t n_ops) {
+        bool all = true;
         int r = 0;
+
+        /* The common case, every table exists, needs no lock: tables are never removed (database_find_table()). */
+        for (size_t i = 0; i < n_ops && all; i++)
+                all = database_find_table(engine_find_database(e, ops[i].database, strlen(ops[i].database)),
+                                          ops[i].table, strlen(ops[i].table));
+        if (all)
+                return 0;
 
         pthread_rwlock_wrlock(&e->overlay_lock);
         for (size_t d = 0; d < e->n_databases && r >= 0; d++) {
@@ -188,14 +196,19 @@ int engine_commit_wait(Engine *e, const EngineOp *ops, size_t n_ops, uint64_t *r
         r = prepare(e, ops, n_ops, &item);
         if (r < 0)
                 return r;
+        /* One condition variable per waiter: an acknowledged batch wakes exactly its own committers. */
+        pthread_cond_init(&w.cond, NULL);
         item->waiter = &w;
         r = enqueue(e, item);
+        if (r >= 0) {
+                pthread_mutex_lock(&e->lock);
+                while (!w.done)
+                        pthread_cond_wait(&w.cond, &e->lock);
+                pthread_mutex_unlock(&e->lock);
+        }
+        pthread_cond_destroy(&w.cond);
         if (r < 0)
                 return r;
-        pthread_mutex_lock(&e->lock);
-        while (!w.done)
-                pthread_cond_wait(&e->waiter_cond, &e->lock);
-        pthread_mutex_unlock(&e->lock);
         if (w.r < 0)
                 return w.r;
         if (ret_lsn)

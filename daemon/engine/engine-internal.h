@@ -186,6 +186,7 @@ int database_apply(Engine *e, Database *d, LogItem *items, uint64_t up_to_lsn);
 typedef struct Completion Completion;
 
 typedef struct Waiter {
+        pthread_cond_t cond;            /* waited on with Engine.lock */
         bool done;
         int r;
         uint64_t lsn;
@@ -198,7 +199,7 @@ struct LogItem {
         engine_commit_cb commit_cb;
         engine_done_cb done_cb;
         void *userdata;
-        Waiter *waiter;                 /* engine_commit_wait(): signalled through Engine.waiter_cond */
+        Waiter *waiter;                 /* engine_commit_wait(): signalled through Waiter.cond */
         Completion *completion;         /* preallocated, so acknowledging never allocates */
         size_t payload_size;
         uint8_t payload[];
@@ -243,6 +244,9 @@ typedef struct TruncateRequest {
         void *userdata;
 } TruncateRequest;
 
+/* A checkpoint round starts early when this much is waiting: bounds overlay memory and replay time. */
+#define CHECKPOINT_EARLY_BYTES (UINT64_C(32) << 20)
+
 /* ---- the instance ----------------------------------------------------- */
 
 struct Engine {
@@ -266,7 +270,6 @@ struct Engine {
         pthread_mutex_t lock;           /* everything below up to the writer-owned part */
         pthread_cond_t writer_cond;
         pthread_cond_t ckpt_cond;
-        pthread_cond_t waiter_cond;
         EngineState state;
         int error;                      /* ENGINE_FAILED: why */
 

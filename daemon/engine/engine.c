@@ -160,7 +160,7 @@ void engine_complete_item_locked(Engine *e, LogItem *i, int r) {
                 i->waiter->done = true;
                 i->waiter->r = r;
                 i->waiter->lsn = i->lsn;
-                pthread_cond_broadcast(&e->waiter_cond);
+                pthread_cond_signal(&i->waiter->cond);
         } else if (i->completion) {
                 Completion *c = TAKE_PTR(i->completion);
                 c->r = r;
@@ -192,7 +192,6 @@ void engine_fail_locked(Engine *e, int error) {
         }
         pthread_cond_broadcast(&e->writer_cond);
         pthread_cond_broadcast(&e->ckpt_cond);
-        pthread_cond_broadcast(&e->waiter_cond);
 }
 
 int engine_get_event_fd(Engine *e) {
@@ -293,7 +292,6 @@ static void engine_free(Engine *e) {
         pthread_mutex_destroy(&e->lock);
         pthread_cond_destroy(&e->writer_cond);
         pthread_cond_destroy(&e->ckpt_cond);
-        pthread_cond_destroy(&e->waiter_cond);
         free(e->name);
         free(e->path);
         free(e->log_dir);
@@ -330,7 +328,6 @@ static int engine_new(const EngineConfig *c, Engine **ret) {
         pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
         pthread_cond_init(&e->writer_cond, NULL);
         pthread_cond_init(&e->ckpt_cond, &ca);
-        pthread_cond_init(&e->waiter_cond, NULL);
         pthread_condattr_destroy(&ca);
         /* Writers (the log writer publishing a batch) must not starve behind a stream of readers. */
         pthread_rwlockattr_init(&rwa);

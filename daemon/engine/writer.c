@@ -316,8 +316,12 @@ void *writer_main(void *userdata) {
                                 }
                                 continue;
                         }
+                        bool was_empty = e->applied.n == 0;
                         acknowledge_locked(e, &q);
-                        pthread_cond_signal(&e->ckpt_cond);
+                        /* The checkpointer runs on its timer; it needs a wakeup only to start that timer, or
+                         * early when a lot is waiting. No wakeup per batch. */
+                        if (was_empty || e->applied.bytes >= CHECKPOINT_EARLY_BYTES)
+                                pthread_cond_signal(&e->ckpt_cond);
                         continue;
                 }
                 if (e->closing && e->pending.n == 0) {
