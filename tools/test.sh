@@ -4,7 +4,8 @@
 # tools/test.sh [--full]: install dependencies, build with --werror into
 # build/, run every suite (unit, integration, system). With --full, or when
 # CI=true, also an ASan+UBSan build (build-asan/) running the unit and
-# integration suites, and valgrind memcheck over the client library tests.
+# integration suites, and the 'valgrind' suite (memcheck over the client
+# library tests) on build/.
 #
 # Ends with one line "N passed, N failed[, N skipped]" computed from meson's
 # testlog JSON files of this run; exits non-zero on any failure. Under
@@ -54,8 +55,9 @@ run_tests() {
 
 step "build/: --werror build"
 if setup build --werror && meson compile -C build; then
+    # Memcheck runs are slow and belong to --full (suite 'valgrind', below).
     step "build/: all suites (unit, integration, system)"
-    run_tests build testlog
+    run_tests build testlog --no-suite valgrind
 else
     echo "test.sh: the --werror build failed" >&2
     build_failures=$((build_failures + 1))
@@ -64,25 +66,19 @@ fi
 if [[ $full -eq 1 ]]; then
     step "build-asan/: AddressSanitizer + UndefinedBehaviorSanitizer"
     if setup build-asan --werror -Db_sanitize=address,undefined -Db_lundef=false && meson compile -C build-asan; then
-        run_tests build-asan testlog --suite unit --suite integration
+        # Valgrind cannot run sanitized binaries: its suite runs on build/ below.
+        run_tests build-asan testlog --suite unit --suite integration --no-suite valgrind
     else
         echo "test.sh: the sanitizer build failed" >&2
         build_failures=$((build_failures + 1))
     fi
 
-    step "build/: valgrind memcheck on the client library tests"
+    step "build/: valgrind memcheck on the client library tests (suite 'valgrind')"
     if [[ -f build/build.ninja ]]; then
-        # Every test that runs a binary of tests/client/ (directly or via with-daemon).
-        mapfile -t client_tests < <(meson introspect --tests build | python3 -c '
-import json, sys
-for t in json.load(sys.stdin):
-    if any("/tests/client/" in a for a in t["cmd"]):
-        print(t["name"])')
-        if [[ ${#client_tests[@]} -gt 0 ]]; then
-            run_tests build testlog-valgrind --timeout-multiplier 10 \
-                --wrap="$PWD/tools/valgrind-wrap.sh" "${client_tests[@]}"
+        if [[ -n "$(meson test -C build --list --suite valgrind 2>/dev/null)" ]]; then
+            run_tests build testlog-valgrind --suite valgrind
         else
-            echo "test.sh: no compiled client tests found for valgrind" >&2
+            echo "test.sh: no tests in suite 'valgrind'" >&2
             build_failures=$((build_failures + 1))
         fi
     fi
