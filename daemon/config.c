@@ -269,8 +269,8 @@ static int parse_duration_field(Parser *p, yaml_node_t *n, void *field) {
                 return r;
         r = parse_duration(s, &v);
         if (r < 0 || v == 0)
-                return fail(p, n, "invalid duration '%s': expected a positive number with a unit "
-                            "(us, ms, s, min, h)", s);
+                return fail(p, n, "invalid duration '%s': expected a positive number with an optional unit "
+                            "(us, ms, s, min, h; default s)", s);
         *(uint64_t *) field = v;
         return 0;
 }
