@@ -4,6 +4,8 @@
  * completion through engine_dispatch().
  */
 #include <check.h>
+#include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -287,6 +289,115 @@ START_TEST(test_big_record_grows_generation) {
 }
 END_TEST
 
+
+/* ---- concurrency: no acknowledged change is ever invisible, while the checkpointer moves it to LMDB ---- */
+
+#define CONC_WRITERS 4
+#define CONC_COMMITS 300
+
+typedef struct Shared {
+        Engine *e;
+        uint64_t acked[CONC_WRITERS];   /* atomic */
+        bool stop;                      /* atomic */
+        char failure[256];
+        pthread_mutex_t failure_lock;
+} Shared;
+
+typedef struct Worker {
+        Shared *s;
+        int id;
+} Worker;
+
+static void fail_once(Shared *s, const char *message) {
+        pthread_mutex_lock(&s->failure_lock);
+        if (!s->failure[0])
+                snprintf(s->failure, sizeof(s->failure), "%s", message);
+        pthread_mutex_unlock(&s->failure_lock);
+}
+
+static void *conc_writer(void *userdata) {
+        Worker *w = userdata;
+        char key[16], value[32];
+        snprintf(key, sizeof(key), "w%d", w->id);
+        for (uint64_t n = 1; n <= CONC_COMMITS; n++) {
+                snprintf(value, sizeof(value), "%" PRIu64, n);
+                EngineOp ops[] = {
+                        { .kind = ENGINE_OP_PUT, .database = "a", .table = "t", .key = key, .key_size = strlen(key), .value = value, .value_size = strlen(value) },
+                        { .kind = ENGINE_OP_PUT, .database = "b", .table = "t", .key = key, .key_size = strlen(key), .value = value, .value_size = strlen(value) },
+                };
+                int r = engine_commit_wait(w->s->e, ops, 2, NULL);
+                if (r < 0) {
+                        char m[128];
+                        snprintf(m, sizeof(m), "writer %d: commit %" PRIu64 " failed: %d", w->id, n, r);
+                        fail_once(w->s, m);
+                        return NULL;
+                }
+                __atomic_store_n(&w->s->acked[w->id], n, __ATOMIC_RELEASE);
+        }
+        return NULL;
+}
+
+static void *conc_reader(void *userdata) {
+        Worker *w = userdata;
+        while (!__atomic_load_n(&w->s->stop, __ATOMIC_ACQUIRE))
+                for (int i = 0; i < CONC_WRITERS; i++) {
+                        char key[16];
+                        void *v = NULL;
+                        size_t n = 0;
+                        uint64_t want = __atomic_load_n(&w->s->acked[i], __ATOMIC_ACQUIRE);
+                        snprintf(key, sizeof(key), "w%d", i);
+                        int r = engine_get(w->s->e, w->id % 2 ? "a" : "b", "t", key, strlen(key), &v, &n);
+                        uint64_t got = 0;
+                        if (r == 0) {
+                                char buf[32] = {};
+                                memcpy(buf, v, MIN(n, sizeof(buf) - 1));
+                                got = strtoull(buf, NULL, 10);
+                                free(v);
+                        } else if (r != -ENOENT) {
+                                char m[128];
+                                snprintf(m, sizeof(m), "reader %d: get failed: %d", w->id, r);
+                                fail_once(w->s, m);
+                        }
+                        if (got < want) {
+                                char m[128];
+                                snprintf(m, sizeof(m), "key w%d: read %" PRIu64 " after %" PRIu64 " was acknowledged", i,
+                                         got, want);
+                                fail_once(w->s, m);
+                        }
+                }
+        return NULL;
+}
+
+START_TEST(test_reads_see_acknowledged_commits) {
+        TestConfig t = tc;
+        t.config.checkpoint_interval_usec = 1; /* checkpoint all the time */
+        Shared s = { .e = test_open(&t.config) };
+        pthread_t wt[CONC_WRITERS], rt[2];
+        Worker ww[CONC_WRITERS], rw[2];
+
+        pthread_mutex_init(&s.failure_lock, NULL);
+        for (int i = 0; i < 2; i++) {
+                rw[i] = (Worker) { &s, i };
+                ck_assert_int_eq(pthread_create(&rt[i], NULL, conc_reader, &rw[i]), 0);
+        }
+        for (int i = 0; i < CONC_WRITERS; i++) {
+                ww[i] = (Worker) { &s, i };
+                ck_assert_int_eq(pthread_create(&wt[i], NULL, conc_writer, &ww[i]), 0);
+        }
+        for (int i = 0; i < CONC_WRITERS; i++)
+                ck_assert_int_eq(pthread_join(wt[i], NULL), 0);
+        __atomic_store_n(&s.stop, true, __ATOMIC_RELEASE);
+        for (int i = 0; i < 2; i++)
+                ck_assert_int_eq(pthread_join(rt[i], NULL), 0);
+        ck_assert_msg(!s.failure[0], "%s", s.failure);
+        EngineInfo info;
+        ck_assert_int_eq(engine_get_info(s.e, &info), 0);
+        ck_assert_uint_eq(info.committed_transactions, CONC_WRITERS * CONC_COMMITS);
+        s.e = engine_close(s.e);
+        pthread_mutex_destroy(&s.failure_lock);
+}
+END_TEST
+
 static Suite *engine_txn_suite(void) {
         Suite *s = suite_create("engine-txn");
         TCase *tc_core = tcase_create("Core");
@@ -307,6 +418,12 @@ static Suite *engine_txn_suite(void) {
         tcase_add_test(tc_limits, test_pending_limit);
         tcase_add_test(tc_limits, test_bad_config);
         suite_add_tcase(s, tc_limits);
+
+        TCase *tc_conc = tcase_create("Concurrency");
+        tcase_add_checked_fixture(tc_conc, setup, test_dir_teardown);
+        tcase_set_timeout(tc_conc, 90);
+        tcase_add_test(tc_conc, test_reads_see_acknowledged_commits);
+        suite_add_tcase(s, tc_conc);
         return s;
 }
 
