@@ -50,8 +50,9 @@
  *
  * Each Engine owns two threads (log writer, checkpointer). All functions
  * below may be called from one "owner" thread (the daemon's main loop);
- * engine_get()/engine_scan()/engine_get_info() may be called from any
- * thread. No function below blocks on disk IO except engine_open(),
+ * engine_commit(), engine_commit_wait(), engine_get(), engine_scan() and
+ * engine_get_info() may be called from any thread. Callbacks always run
+ * in the thread calling engine_dispatch() (or engine_close()). No function below blocks on disk IO except engine_open(),
  * engine_close(), engine_commit_wait() and the offline tools. Completions
  * of asynchronous operations are queued and delivered by
  * engine_dispatch() in the owner thread; engine_get_event_fd() becomes
@@ -62,11 +63,16 @@
  * Functions return >= 0 on success or a negative errno:
  *   -EINVAL     bad argument: unknown database, empty/oversized key, bad op kind
  *   -ENOENT     record (or table) not found
- *   -E2BIG      value or transaction larger than the configured limits
+ *   -E2BIG      value or transaction larger than the configured limits, or
+ *               a put would create more than ENGINE_TABLES_MAX tables
  *   -EAGAIN     too many pending commits (backpressure), try later
  *   -EBUSY      operation not possible in the current state (frozen, failed, closing)
  *   -EIO        the instance failed (an fdatasync or write failed); see engine_get_info()
- *   -ENOSPC     no space left for the log
+ *   -ENOSPC     no space left for the log (the instance fails with it: a
+ *               failed instance returns the error that failed it, -EIO or
+ *               -ENOSPC, for every later commit)
+ *   -ECANCELED  (callbacks) a freeze undone by engine_thaw() before it was
+ *               reported, a truncation still queued at engine_close()
  *   -EBADMSG    corruption found (engine_open(), offline tools)
  *   -ENODATA    incremental backup without a recorded full backup
  *   -EOPNOTSUPP incremental backup with circular logging
@@ -316,13 +322,18 @@ typedef void (*engine_done_cb)(Engine *e, int r, void *userdata);
  * below_generation (never the current one, never at or above the
  * checkpoint). Runs on the checkpointer thread; the callback runs from
  * engine_dispatch() with r >= 0 the number of generations deleted.
- * Return: 0 started; -EBUSY frozen/failed/closing.
+ * Return: 0 started; -EBUSY frozen/freezing/closing; the failure error of
+ * a failed instance.
  */
 int engine_truncate_logs(Engine *e, uint32_t below_generation, engine_done_cb cb, void *userdata);
 
 /*
  * engine_record_backup() - durably record a finished backup (kind and
  * generation range) in every database; the callback runs once durable.
+ * The record is a log record like a commit (it waits while frozen, counts
+ * against pending_commits_max) and the checkpointer stores it in each
+ * database's reserved table. EngineInfo shows it as soon as it is durable.
+ * Return: 0 queued; -EINVAL, -EAGAIN, -EBUSY (closing), failure error.
  */
 int engine_record_backup(Engine *e, EngineBackupKind kind, uint32_t gen_low, uint32_t gen_high,
                          uint64_t time_usec, engine_done_cb cb, void *userdata);
@@ -341,7 +352,41 @@ const char *engine_get_name(Engine *e);
  * Offline tools (eseutil-style). They never modify anything except
  * engine_recover_offline(). Output goes to f; the return value is 0 when
  * everything checked out, -EBADMSG when corruption was found (and
- * described in the output), or another negative errno.
+ * described in the output), or another negative errno. Output is line
+ * based and stable (scripts may parse it); problems are lines starting
+ * with "error: ", remarks with "note: ".
+ *
+ * engine_dump_checkpoint():
+ *     file: <dir>/jet.chk
+ *     format-version: 1
+ *     signature: <32 hex digits>
+ *     checkpoint-lsn: 0x<16 hex digits>
+ *     checkpoint-generation: <decimal>
+ *     checkpoint-offset: <decimal>
+ *     created-usec: <decimal, CLOCK_REALTIME>
+ *     databases: <n>
+ *     database: <name> <path as stored, relative to dir when inside it>   (n times)
+ *
+ * engine_dump_log_headers(): one line per generation file, oldest first,
+ * jet.log last:
+ *     log: <path> generation=<n> signature=<hex> created-usec=<n> prev-checksum=0x<8 hex> checksum=0x<8 hex>
+ *
+ * engine_dump_log(): the header line above, then one line per record and
+ * one indented line per operation, then how the generation ends:
+ *     record: lsn=0x<16 hex> offset=<n> type=txn|backup size=<payload bytes> batch=<offset>[ batch-end]
+ *       put <database>/<table> key=<hex> value-size=<n>
+ *       del <database>/<table> key=<hex>
+ *       backup kind=full|incremental|copy|incremental-copy generations=<low>-<high> time-usec=<n>
+ *     end: closed at offset <n>             (END record: an archived generation)
+ *     end: open, log ends at offset <n>     (jet.log: the rest is unwritten or a torn tail)
+ *
+ * engine_verify(): "checkpoint: <path> ok (generation <n>)", the header
+ * lines, "database: <path> ok" per database listed in jet.chk, problems as
+ * "error: <file>: offset <n>: <what>", and finally "result: ok" or
+ * "result: corrupt".
+ *
+ * engine_recover_offline() prints
+ *     recovered: <dir> checkpoint-generation=<n> next-generation=<n>
  */
 int engine_dump_checkpoint(const char *instance_dir, FILE *f);
 int engine_dump_log_headers(const char *instance_dir, FILE *f);
