@@ -574,6 +574,35 @@ START_TEST(test_fault_every_write) {
 }
 END_TEST
 
+START_TEST(test_enospc_is_reported) {
+        FaultIO fio;
+        EngineIO io;
+        fault_io_init(&fio, &io);
+        tc.config.io = &io;
+        Engine *e = test_open(&tc.config);
+        ck_assert_int_eq(test_put(e, "a", "t", "k", "v", NULL), 0);
+        fio.fail_error = -ENOSPC;
+        fio.fail_at = atomic_load(&fio.calls) + 1;
+        fio.persistent = true;
+        /* A record larger than the generation makes it grow: that write hits the full disk. */
+        static char big[100000];
+        memset(big, 'b', sizeof(big) - 1);
+        ck_assert_int_eq(test_put(e, "a", "t", "big", big, NULL), -ENOSPC);
+        ck_assert_int_eq(test_put(e, "a", "t", "k2", "v2", NULL), -ENOSPC);
+        EngineInfo info;
+        ck_assert_int_eq(engine_get_info(e, &info), 0);
+        ck_assert_int_eq(info.state, ENGINE_FAILED);
+        ck_assert_int_eq(info.error, -ENOSPC);
+        e = engine_close(e);
+        /* Not corruption: with space again, it opens with everything acknowledged. */
+        tc.config.io = NULL;
+        e = test_open(&tc.config);
+        assert_value(e, "a", "t", "k", "v");
+        assert_missing(e, "a", "t", "big");
+        e = engine_close(e);
+}
+END_TEST
+
 START_TEST(test_failed_engine_refuses) {
         FaultIO fio;
         EngineIO io;
@@ -628,6 +657,7 @@ static Suite *recovery_suite(void) {
         tcase_set_timeout(tc_faults, 180);
         tcase_add_test(tc_faults, test_fault_every_write);
         tcase_add_test(tc_faults, test_failed_engine_refuses);
+        tcase_add_test(tc_faults, test_enospc_is_reported);
         suite_add_tcase(s, tc_faults);
         return s;
 }
