@@ -10,6 +10,7 @@
 
 #include <signal.h>
 #include <stdio.h>
+#include <string.h>
 #include <systemd/sd-bus.h>
 
 #include "client-test.h"
@@ -29,13 +30,37 @@ static int name_has_owner(void) {
         return owned;
 }
 
+/* True once @pid is dead: a zombie (with-daemon reaps it later) or gone. */
+static int process_dead(pid_t pid) {
+        char path[64], buf[512], *p;
+        FILE *f;
+        size_t n;
+
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
+        f = fopen(path, "re");
+        if (!f)
+                return 1;
+        n = fread(buf, 1, sizeof(buf) - 1, f);
+        fclose(f);
+        buf[n] = 0;
+        /* The state follows the parenthesized command name, which may itself hold ')'. */
+        p = strrchr(buf, ')');
+        return !p || p[1] == 0 || p[2] == 'Z' || p[2] == 'X';
+}
+
 static int kill_daemon(jetsnap_client *c, uint64_t id, const jetsnap_freeze_info *info, void *userdata) {
         const char *pid = getenv("JETSNAPD_PID");
 
         ck_assert_ptr_nonnull(pid);
         ck_assert_int_eq(kill((pid_t) atoi(pid), SIGKILL), 0);
-        /* Deterministic: Thaw goes out only once the bus has dropped the daemon. */
+        /*
+         * Deterministic: Thaw goes out only once the bus has dropped the
+         * daemon, and we return only once it is dead for with-daemon too
+         * (the name goes away while the process is still exiting).
+         */
         while (name_has_owner())
+                usleep(2000);
+        while (!process_dead((pid_t) atoi(pid)))
                 usleep(2000);
         return 0;
 }
