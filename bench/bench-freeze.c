@@ -319,7 +319,11 @@ static int snapshot_name(char *buf, size_t size, unsigned c) {
         return snprintf(buf, size, "bench-freeze-%d-%u", (int) getpid(), c) < (int) size ? 0 : -ENAMETOOLONG;
 }
 
-static int stall_cycles(Daemon *d, LatStats *ret_snap, LatStats *ret_window, LatStats *ret_stall,
+/*
+ * with_freeze=false is the baseline: the same snapshot, crash-consistent,
+ * with jetsnapd not told: what the snapshot alone costs the writers.
+ */
+static int stall_cycles(Daemon *d, bool with_freeze, LatStats *ret_snap, LatStats *ret_window, LatStats *ret_stall,
                         LatStats *ret_excess) {
         size_t n = arg_cycles;
         _cleanup_free_ uint64_t *snap = calloc(n, sizeof(uint64_t)), *w0 = calloc(n, sizeof(uint64_t)),
@@ -347,10 +351,10 @@ static int stall_cycles(Daemon *d, LatStats *ret_snap, LatStats *ret_window, Lat
                 return r;
         for (unsigned c = 0; c < n; c++) {
                 struct btrfs_ioctl_vol_args_v2 va = { .fd = src, .flags = BTRFS_SUBVOL_RDONLY };
-                uint64_t id, t0, t1, t2, t3;
+                uint64_t id = 0, t0, t1, t2, t3;
 
                 r = snapshot_name(va.name, sizeof(va.name), c);
-                if (r >= 0)
+                if (r >= 0 && with_freeze)
                         r = prepare_set(d, 1, &id);
                 if (r < 0) {
                         if (give_up(&f, r))
@@ -358,16 +362,18 @@ static int stall_cycles(Daemon *d, LatStats *ret_snap, LatStats *ret_window, Lat
                         continue;
                 }
                 t0 = now_ns();
-                r = bus_freeze(d->bus, id);
+                if (with_freeze)
+                        r = bus_freeze(d->bus, id);
                 t1 = now_ns();
                 if (r >= 0)
                         r = RET_NERRNO(ioctl(dst, BTRFS_IOC_SNAP_CREATE_V2, &va));
                 t2 = now_ns();
-                if (r >= 0)
+                if (r >= 0 && with_freeze)
                         r = bus_thaw(d->bus, id);
                 t3 = now_ns();
                 if (r < 0) {
-                        (void) bus_abort(d->bus, id);
+                        if (id > 0)
+                                (void) bus_abort(d->bus, id);
                         if (give_up(&f, r))
                                 break;
                         continue;
@@ -384,7 +390,7 @@ static int stall_cycles(Daemon *d, LatStats *ret_snap, LatStats *ret_window, Lat
                         excess[c] = stall[c] > snap[c] ? stall[c] - snap[c] : 0;
                         w1[c] -= w0[c];
                 }
-        note_load("stall", r, &res);
+        note_load(with_freeze ? "stall" : "stall baseline", r, &res);
 
         for (unsigned c = 0; c < n; c++) {
                 struct btrfs_ioctl_vol_args_v2 va = {};
@@ -392,9 +398,15 @@ static int stall_cycles(Daemon *d, LatStats *ret_snap, LatStats *ret_window, Lat
                 if (snapshot_name(va.name, sizeof(va.name), c) >= 0)
                         (void) ioctl(dst, BTRFS_IOC_SNAP_DESTROY_V2, &va);
         }
+        /* Deletion is lazy in Btrfs: wait for the cleaner so the next measurement does not pay for it. */
+        {
+                uint64_t transid = 0;
+                if (ioctl(dst, BTRFS_IOC_START_SYNC, &transid) >= 0)
+                        (void) ioctl(dst, BTRFS_IOC_WAIT_SYNC, &transid);
+        }
         if (r < 0)
                 return r;
-        r = note_failures("stall", &f, done);
+        r = note_failures(with_freeze ? "stall" : "stall baseline", &f, done);
         if (r < 0)
                 return r;
         lat_stats(snap, done, ret_snap);
@@ -474,15 +486,20 @@ static int run(int argc, char *argv[]) {
                              freeze[n_sets - 1].p50_ms / freeze[0].p50_ms, freeze[n_sets - 1].p99_ms / freeze[0].p99_ms);
 
         if (arg_subvolume) {
-                LatStats snap, window, stall, excess;
+                LatStats snap, window, stall, excess, bsnap, bwindow, bstall, bexcess;
 
-                r = stall_cycles(&d, &snap, &window, &stall, &excess);
+                r = stall_cycles(&d, false, &bsnap, &bwindow, &bstall, &bexcess);
+                if (r < 0)
+                        return r;
+                r = stall_cycles(&d, true, &snap, &window, &stall, &excess);
                 if (r < 0)
                         return r;
                 (void) snprintf(title, sizeof(title),
                                 "Stall: longest commit across Freeze + Btrfs snapshot + Thaw, %u writers, 1 instance",
                                 arg_writers);
                 lat_table_header(title, "per snapshot", "p99 vs snapshot");
+                lat_table_row("baseline: snapshot alone (crash-consistent)", &bsnap, snap.p99_ms);
+                lat_table_row("baseline: longest commit across it", &bstall, snap.p99_ms);
                 lat_table_row("btrfs subvolume snapshot -r (ioctl)", &snap, snap.p99_ms);
                 lat_table_row("Freeze + snapshot + Thaw, as the caller sees it", &window, snap.p99_ms);
                 lat_table_row("longest commit in flight (stall)", &stall, snap.p99_ms);

@@ -127,9 +127,12 @@ else
         echo "# no Btrfs (needs root and mkfs.btrfs): no fsfreeze and no stall measurement"
 fi
 
-# The daemon settles (recovery, first checkpoint) before the window opens.
-step "$with_daemon" --policy open --config "$(config idle 2 "$work/idle")" -- \
-        sh -c "sleep 3 && exec '$b/bench-idle' -p \"\$JETSNAPD_PID\" -t $idle"
+# Idle right after start, then again after a burst of commits (the daemon settles for 3 s each time).
+step "$with_daemon" --policy open --config "$(config idle 2 "$work/idle")" -- sh -c "
+        sleep 3 && '$b/bench-idle' -p \"\$JETSNAPD_PID\" -t $idle &&
+        echo '# the same daemon after 2 s of commits from 8 clients:' &&
+        '$b/bench-commit' -d '$work/idle/baseline' -t 2 -r 1 -c 8 --only 'Commit over' >/dev/null &&
+        sleep 3 && '$b/bench-idle' -p \"\$JETSNAPD_PID\" -t $idle"
 
 echo "# done in ${SECONDS}s; results in $results"
 exit "$failed"
