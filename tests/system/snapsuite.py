@@ -7,8 +7,9 @@ between our own Freeze and Thaw), make it writable and release it. The suite:
 
  1. starts jetsnapd (alpha: a1+a2, beta: b1) on the backend's file system and
     8 load workers;
- 2. runs `cycles` snapshots through jetsnapctl, then `raw_cycles` through the
-    low-level calls (Prepare ContinueAfterThaw, Freeze, snapshot, Thaw,
+ 2. runs `cycles` snapshots through jetsnapctl, `cmd_cycles` through
+    `jetsnapctl snapshot -- COMMAND` (plus one failing COMMAND, which must
+    leave nothing frozen), then `raw_cycles` through the low-level calls (Prepare ContinueAfterThaw, Freeze, snapshot, Thaw,
     TruncateLog, End) to time Freeze;
  3. stops the load, checks the live daemon holds every acknowledged commit;
  4. for each snapshot: `jetsnapctl verify` each instance directory, make it
@@ -70,7 +71,16 @@ def recover_and_check(rbus, tmp, snap, history, n):
     return len(applied)
 
 
-def run(backend, root, tmp, cycles=20, raw_cycles=8):
+def _failing_command(client, address):
+    """A backup COMMAND that fails: jetsnapctl must abort the session and say so."""
+    r = systest.jetsnapctl(address, "snapshot", "--", "sh", "-c", "exit 3", check_rc=False)
+    check(r.returncode != 0, "jetsnapctl snapshot succeeded although its COMMAND failed")
+    check(client.active_snapshot() == 0, "a failed jetsnapctl snapshot left its session active")
+    for inst in systest.TOPOLOGY:
+        check(client.instance_state(inst) == "running", f"{inst} is {client.instance_state(inst)} after a failed backup")
+
+
+def run(backend, root, tmp, cycles=20, raw_cycles=8, cmd_cycles=0):
     bus = systest.start_bus(os.path.join(tmp, "bus"))
     daemon = systest.start_daemon(bus, os.path.join(tmp, "daemon"),
                                   systest.config_yaml(root, log_file_size="256KiB"))
@@ -84,6 +94,12 @@ def run(backend, root, tmp, cycles=20, raw_cycles=8):
         snaps.append(_ctl_cycle(backend, bus.address, i))
         cycle_time.append(snaps[-1]["upper"] - snaps[-1]["lower"])
         check(load.alive(), "a load worker died")
+    for i in range(cmd_cycles):
+        time.sleep(random.uniform(0.02, 0.3))
+        lower = time.monotonic()
+        path = backend.take_cmd(bus.address, i)
+        snaps.append({"path": path, "lower": lower, "upper": time.monotonic(), "label": f"command cycle {i}"})
+    _failing_command(client, bus.address)
     for i in range(raw_cycles):
         time.sleep(random.uniform(0.02, 0.3))
         snaps.append(_raw_cycle(backend, client, i, freeze_lat))
@@ -112,7 +128,8 @@ def run(backend, root, tmp, cycles=20, raw_cycles=8):
         backend.release(snap["path"])
     check(counts[-1] > 0 and max(counts) > min(counts), f"snapshots did not see the load move: {counts}")
 
-    log(f"cycles: {cycles} jetsnapctl + {raw_cycles} raw = {len(snaps)} snapshots, all recovered and checked")
+    log(f"cycles: {cycles} jetsnapctl + {cmd_cycles} jetsnapctl COMMAND + {raw_cycles} raw = {len(snaps)} "
+        "snapshots, all recovered and checked")
     log(f"commits: {len(history.commits)} sent, {len(history.acked())} acknowledged; "
         f"commits per snapshot {min(counts)}..{max(counts)}")
     systest.report_latencies("Freeze call latency", freeze_lat)

@@ -31,6 +31,22 @@ class BtrfsBackend:
         systest.check(ro == "ro=true", f"{path}: snapshot is not read-only ({ro})")
         return path
 
+    def take_cmd(self, address, i):
+        """`jetsnapctl snapshot -- COMMAND`: the COMMAND checks its environment, then snapshots."""
+        path = os.path.join(self.fs.snapdir, f"cmd-{i:02d}")
+        script = r"""
+            set -e
+            [ "${JETSNAP_SNAPSHOT_ID:-0}" -gt 0 ] || { echo "bad JETSNAP_SNAPSHOT_ID '$JETSNAP_SNAPSHOT_ID'"; exit 1; }
+            for i in alpha beta; do
+                echo $JETSNAP_INSTANCES | tr ' ' '\n' | grep -qx "$i" || { echo "JETSNAP_INSTANCES lacks $i"; exit 1; }
+            done
+            [ -n "$JETSNAP_FILES" ] || { echo "JETSNAP_FILES is empty"; exit 1; }
+            echo "$JETSNAP_FILES" | while read -r f; do [ -e "$f" ] || { echo "listed file $f missing"; exit 1; }; done
+            btrfs subvolume snapshot -r "$1" "$2" >/dev/null
+        """
+        systest.jetsnapctl(address, "snapshot", "--", "sh", "-c", script, "sh", self.fs.subvol, path)
+        return path
+
     def take_raw(self, i):
         path = os.path.join(self.fs.snapdir, f"raw-{i:02d}")
         systest.run(["btrfs", "subvolume", "snapshot", "-r", self.fs.subvol, path])
@@ -48,7 +64,7 @@ def test():
     systest.require_binaries()
     tmp = systest.workdir()
     fs = systest.Btrfs(tmp)
-    snapsuite.run(BtrfsBackend(fs), fs.subvol, tmp, cycles=30, raw_cycles=10)
+    snapsuite.run(BtrfsBackend(fs), fs.subvol, tmp, cycles=30, cmd_cycles=5, raw_cycles=10)
 
 
 systest.main(test)

@@ -60,6 +60,9 @@ class LvmBackend:
                            "-L", "64M", "-n", name, f"{self.vg}/data")
         return self._mount_snapshot(name)
 
+    def take_cmd(self, address, i):
+        return self.take_ctl(address, 100 + i)
+
     def take_raw(self, i):
         name = f"raw{i:02d}"
         systest.run(["lvcreate", "-q", *self.lvm, "-y", "-s", "-L", "64M", "-n", name, f"{self.vg}/data"])
@@ -79,7 +82,7 @@ def test():
     systest.require_binaries()
     tmp = systest.workdir()
     backend = LvmBackend(tmp)
-    snapsuite.run(backend, backend.root, tmp, cycles=10, raw_cycles=5)
+    snapsuite.run(backend, backend.root, tmp, cycles=10, cmd_cycles=0, raw_cycles=5)
 
 
 systest.main(test)
