@@ -40,9 +40,10 @@
  *     any --(write/fdatasync/LMDB error)--> FAILED
  *     any --engine_close--> CLOSING (thaws first, drains, checkpoints)
  *
- * LOCK ORDER: Engine.lock may be taken while holding overlay_lock never;
- * overlay_lock is taken without Engine.lock held, except by readers which
- * take nothing else.
+ * LOCKS: Engine.lock guards queues, state and counters; overlay_lock
+ * guards tables and overlays. No code path holds both, so there is no lock
+ * order to get wrong. Neither is held across disk IO, except that readers
+ * begin their LMDB read transaction under overlay_lock (invariant 3).
  */
 #include <fcntl.h>
 #include <stdio.h>

@@ -186,7 +186,10 @@ static int write_batch(Engine *e, LogQueue *q) {
                         r = e->io.rename(e->io.userdata, cur, archived);
                         if (r < 0)
                                 return r;
-                        /* writer_open_generation() fsyncs the directory, covering both renames. */
+                        /* Durable before the next rename reuses the name jet.log: never two renames in flight. */
+                        r = engine_fsync_dir(e, e->log_dir);
+                        if (r < 0)
+                                return r;
                         r = writer_open_generation(e, gen + 1, checksum);
                         if (r < 0)
                                 return r;
