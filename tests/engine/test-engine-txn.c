@@ -36,7 +36,19 @@ START_TEST(test_put_get_reopen) {
         ck_assert_int_eq(test_del(e, "a", "t", "k2"), 0);
         assert_value(e, "a", "t", "k1", "v1b");
         assert_missing(e, "a", "t", "k2");
+        EngineInfo before;
+        ck_assert_int_eq(engine_get_info(e, &before), 0);
         e = engine_close(e);
+
+        /* A clean close checkpoints everything: jet.chk names the last commit, nothing is left to replay. */
+        _cleanup_free_ char *out = NULL, *inst = test_path("inst");
+        size_t size = 0;
+        FILE *f = open_memstream(&out, &size);
+        ck_assert_int_eq(engine_dump_checkpoint(inst, f), 0);
+        fclose(f);
+        char expected[64];
+        snprintf(expected, sizeof(expected), "checkpoint-lsn: 0x%016" PRIx64 "\n", before.last_lsn);
+        ck_assert_msg(strstr(out, expected), "%s", out);
 
         e = test_open(&tc.config);
         assert_value(e, "a", "t", "k1", "v1b");
@@ -173,6 +185,13 @@ START_TEST(test_limits) {
         ck_assert_int_eq(engine_commit_wait(e, &op, 1, NULL), -EINVAL);
         op.table = "";
         ck_assert_int_eq(engine_commit_wait(e, &op, 1, NULL), -EINVAL);
+        char long_name[ENGINE_NAME_SIZE_MAX + 2];
+        memset(long_name, 'n', sizeof(long_name) - 1);
+        long_name[ENGINE_NAME_SIZE_MAX + 1] = 0;
+        op.table = long_name;
+        ck_assert_int_eq(engine_commit_wait(e, &op, 1, NULL), -EINVAL);
+        long_name[ENGINE_NAME_SIZE_MAX] = 0; /* exactly the maximum */
+        ck_assert_int_eq(engine_commit_wait(e, &op, 1, NULL), 0);
         op.table = "t";
         op.kind = 'x';
         ck_assert_int_eq(engine_commit_wait(e, &op, 1, NULL), -EINVAL);
@@ -182,7 +201,7 @@ START_TEST(test_limits) {
         op.kind = ENGINE_OP_PUT;
         op.value_size = 1;
         char name[32];
-        for (int i = 1; i < ENGINE_TABLES_MAX; i++) {
+        for (int i = 2; i < ENGINE_TABLES_MAX; i++) { /* "t" and the long name exist */
                 snprintf(name, sizeof(name), "t%d", i);
                 op.table = name;
                 ck_assert_int_eq(engine_commit_wait(e, &op, 1, NULL), 0);
