@@ -140,9 +140,9 @@ static void load_reap(BenchLoad *l) {
         for (unsigned i = 0; i < l->n_started; i++) {
                 if (l->mode == BENCH_THREADS)
                         (void) pthread_join(l->threads[i], NULL);
-                else {
-                        int status;
-                        while (waitpid(l->pids[i], &status, 0) < 0 && errno == EINTR)
+                else if (l->pids[i] > 0) {
+                        /* pids[i] is 0 once wait_ready() reaped a worker that died early. */
+                        while (waitpid(l->pids[i], NULL, 0) < 0 && errno == EINTR)
                                 ;
                 }
         }
