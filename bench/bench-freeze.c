@@ -177,22 +177,32 @@ static int note_failures(const char *what, const Failures *f, unsigned n_ok) {
         return n_ok > 0 ? 0 : f->first;
 }
 
-static int probe_fdatasync(Daemon *d, LatStats *ret) {
-        _cleanup_free_ char *path = NULL;
-        _cleanup_free_ uint64_t *lat = NULL;
-        _cleanup_close_ int fd = -EBADF;
+/*
+ * The file system's floor under the same load: write + fdatasync of 100
+ * bytes (what every commit batch costs), and the sequence closing a log
+ * generation needs at least -- write + fdatasync, rename, fsync of the
+ * directory -- which a Freeze cannot avoid.
+ */
+static int probe_fdatasync(Daemon *d, LatStats *ret_sync, LatStats *ret_close) {
+        _cleanup_free_ char *path = NULL, *renamed = NULL;
+        _cleanup_free_ uint64_t *lat = NULL, *cl = NULL;
+        _cleanup_close_ int fd = -EBADF, dfd = -EBADF;
         BusCommitArg arg;
         BenchResult res;
         BenchLoad *load;
-        size_t n = MAX(arg_cycles * 20, 500u);
+        size_t n = MAX(arg_cycles * 20, 500u), n_close = MAX(arg_cycles * 2, 50u);
         uint8_t row[BENCH_ROW_SIZE] = {};
         int r;
 
-        if (asprintf(&path, "%s/" PROBE_FILE, arg_dir) < 0)
+        if (asprintf(&path, "%s/" PROBE_FILE, arg_dir) < 0 || asprintf(&renamed, "%s/" PROBE_FILE ".1", arg_dir) < 0)
                 return -ENOMEM;
         lat = calloc(n, sizeof(uint64_t));
-        if (!lat)
+        cl = calloc(n_close, sizeof(uint64_t));
+        if (!lat || !cl)
                 return -ENOMEM;
+        dfd = open(arg_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
+                return -errno;
         fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         if (fd < 0)
                 return -errno;
@@ -215,11 +225,24 @@ static int probe_fdatasync(Daemon *d, LatStats *ret) {
                 }
                 lat[i] = now_ns() - t;
         }
+        for (size_t i = 0; r >= 0 && i < n_close; i++) {
+                uint64_t t = now_ns();
+
+                /* Ping-pong between two names so every round is a real rename. */
+                if (pwrite(fd, row, sizeof(row), (i * sizeof(row)) % PROBE_FILE_SIZE) != sizeof(row) ||
+                    fdatasync(fd) < 0 || rename(i % 2 ? renamed : path, i % 2 ? path : renamed) < 0 || fsync(dfd) < 0) {
+                        r = -errno;
+                        break;
+                }
+                cl[i] = now_ns() - t;
+        }
         note_load("fdatasync probe", bench_load_stop(load, &res), &res);
         (void) unlink(path);
+        (void) unlink(renamed);
         if (r < 0)
                 return r;
-        lat_stats(lat, n, ret);
+        lat_stats(lat, n, ret_sync);
+        lat_stats(cl, n_close, ret_close);
         return 0;
 }
 
@@ -418,7 +441,7 @@ static int stall_cycles(Daemon *d, bool with_freeze, LatStats *ret_snap, LatStat
 
 static int run(int argc, char *argv[]) {
         _cleanup_(daemon_done) Daemon d = {};
-        LatStats sync, freeze[ELEMENTSOF(arg_sets)], thaw[ELEMENTSOF(arg_sets)];
+        LatStats sync, close_floor, freeze[ELEMENTSOF(arg_sets)], thaw[ELEMENTSOF(arg_sets)];
         size_t sets[ELEMENTSOF(arg_sets)], n_sets = 0;
         char title[512];
         int r;
@@ -442,7 +465,7 @@ static int run(int argc, char *argv[]) {
         (void) snprintf(title, sizeof(title), "Freeze under load: %u writer processes over the bus, %s (%s), %u cycles",
                         arg_writers, arg_dir, fs_type_name(arg_dir), arg_cycles);
         printf("\n== %s\n", title);
-        r = probe_fdatasync(&d, &sync);
+        r = probe_fdatasync(&d, &sync, &close_floor);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < n_sets; i++) {
@@ -459,6 +482,7 @@ static int run(int argc, char *argv[]) {
 
         lat_table_header(title, "operation", "p99 vs fdatasync");
         lat_table_row("write + fdatasync 100 B, same fs, same load", &sync, sync.p99_ms);
+        lat_table_row("generation close floor: +rename +fsync dir", &close_floor, sync.p99_ms);
         for (size_t i = 0; i < n_sets; i++) {
                 char name[64];
 
