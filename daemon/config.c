@@ -88,17 +88,14 @@ static const char *node_type_name(const yaml_node_t *n) {
         }
 }
 
-/* The scalar's text, or NULL after reporting a type error. */
-static const char *scalar(Parser *p, yaml_node_t *n, const char *what, int *r) {
-        if (n->type != YAML_SCALAR_NODE) {
-                *r = fail(p, n, "%s: expected a scalar, got %s", what, node_type_name(n));
-                return NULL;
-        }
-        if (strlen((const char *) n->data.scalar.value) != n->data.scalar.length) {
-                *r = fail(p, n, "%s: value contains a NUL byte", what);
-                return NULL;
-        }
-        return (const char *) n->data.scalar.value;
+/* The scalar's text in *ret (borrowed from the document), or a reported type error. */
+static int scalar(Parser *p, yaml_node_t *n, const char *what, const char **ret) {
+        if (n->type != YAML_SCALAR_NODE)
+                return fail(p, n, "%s: expected a scalar, got %s", what, node_type_name(n));
+        if (strlen((const char *) n->data.scalar.value) != n->data.scalar.length)
+                return fail(p, n, "%s: value contains a NUL byte", what);
+        *ret = (const char *) n->data.scalar.value;
+        return 0;
 }
 
 static int expect_type(Parser *p, yaml_node_t *n, yaml_node_type_t type, const char *what) {
@@ -131,8 +128,8 @@ static int parse_mapping(Parser *p, yaml_node_t *n, const char *what, const KeyT
                 const char *key;
                 size_t i;
 
-                key = scalar(p, k, what, &r);
-                if (!key)
+                r = scalar(p, k, what, &key);
+                if (r < 0)
                         return r;
 
                 for (i = 0; i < n_table; i++)
@@ -176,8 +173,8 @@ static int parse_name(Parser *p, yaml_node_t *n, void *field) {
         const char *s;
         int r;
 
-        s = scalar(p, n, "name", &r);
-        if (!s)
+        r = scalar(p, n, "name", &s);
+        if (r < 0)
                 return r;
         if (!name_is_valid(s))
                 return fail(p, n, "invalid name '%s': 1 to %d characters from A-Z a-z 0-9 _ . -",
@@ -230,8 +227,8 @@ static int parse_path(Parser *p, yaml_node_t *n, void *field) {
         const char *s;
         int r;
 
-        s = scalar(p, n, "path", &r);
-        if (!s)
+        r = scalar(p, n, "path", &s);
+        if (r < 0)
                 return r;
         r = path_normalize(s, ret);
         if (r == -ENOMEM)
@@ -248,8 +245,8 @@ static int parse_size_field(Parser *p, yaml_node_t *n, void *field) {
         uint64_t v;
         int r;
 
-        s = scalar(p, n, "size", &r);
-        if (!s)
+        r = scalar(p, n, "size", &s);
+        if (r < 0)
                 return r;
         r = parse_size(s, &v);
         if (r < 0 || v == 0)
@@ -264,8 +261,8 @@ static int parse_duration_field(Parser *p, yaml_node_t *n, void *field) {
         uint64_t v;
         int r;
 
-        s = scalar(p, n, "duration", &r);
-        if (!s)
+        r = scalar(p, n, "duration", &s);
+        if (r < 0)
                 return r;
         r = parse_duration(s, &v);
         if (r < 0 || v == 0)
@@ -279,8 +276,8 @@ static int parse_bool_field(Parser *p, yaml_node_t *n, void *field) {
         const char *s;
         int r;
 
-        s = scalar(p, n, "boolean", &r);
-        if (!s)
+        r = scalar(p, n, "boolean", &s);
+        if (r < 0)
                 return r;
         /* Only YAML 1.2's spelling: "no" meaning false surprises people. */
         if (n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && streq(s, "true"))
@@ -333,8 +330,8 @@ static int parse_groups(Parser *p, yaml_node_t *n, gid_t **ret, size_t *ret_n) {
                 const char *name;
                 gid_t *a;
 
-                name = scalar(p, g, "group", &r);
-                if (!name)
+                r = scalar(p, g, "group", &name);
+                if (r < 0)
                         return r;
                 if (n_gids >= CONFIG_GROUPS_MAX)
                         return fail(p, g, "too many groups (at most %d)", CONFIG_GROUPS_MAX);
