@@ -297,7 +297,7 @@ struct Engine {
 
         uint64_t committed;
         uint64_t last_lsn;
-        uint32_t current_gen;
+        uint32_t current_gen;           /* generation of jet.log, or of the one just archived while log_archived */
         uint64_t checkpoint_lsn;
 
         /* Owned by the log writer thread (and by open/close while no thread runs). */

@@ -90,8 +90,8 @@ int engine_check_backup(Engine *e, EngineBackupKind kind) {
         if (!e || kind < 0 || kind >= _ENGINE_BACKUP_KIND_MAX)
                 return -EINVAL;
         pthread_mutex_lock(&e->lock);
-        /* While frozen current_gen is the next one; otherwise jet.log is current. Either way: archived < current. */
-        last_archived = e->current_gen - 1;
+        /* Frozen: the current generation was just archived. Otherwise it is jet.log and still open. */
+        last_archived = e->log_archived ? e->current_gen : e->current_gen - 1;
         if (is_incremental(kind))
                 r = incremental_base_locked(e, &from);
         else {
@@ -199,7 +199,8 @@ int engine_get_info(Engine *e, EngineInfo *ret) {
         pthread_mutex_lock(&e->lock);
         *ret = (EngineInfo) {
                 .state = e->state,
-                .current_generation = e->current_gen,
+                /* While frozen: the generation thaw will start. */
+                .current_generation = e->log_archived ? e->current_gen + 1 : e->current_gen,
                 .checkpoint_generation = LSN_GEN(e->checkpoint_lsn),
                 .committed_transactions = e->committed,
                 .last_lsn = e->last_lsn,

@@ -54,12 +54,22 @@ int writer_open_generation(Engine *e, uint32_t gen, uint32_t prev_checksum) {
         pthread_mutex_unlock(&e->lock);
 
         if (use_spare) {
+                /* Belt and braces: a spare is used only if its header is exactly the one we would write. */
+                fd = e->io.open(e->io.userdata, spare, O_RDWR | O_CLOEXEC, 0);
+                if (fd >= 0) {
+                        k = e->io.pread(e->io.userdata, fd, &h, sizeof(h), 0);
+                        use_spare = k == (ssize_t) sizeof(h) && log_header_check(&h, spare, NULL) >= 0 &&
+                                    h.generation == gen && h.prev_checksum == prev_checksum &&
+                                    memcmp(h.signature, e->signature, sizeof(h.signature)) == 0;
+                        if (!use_spare)
+                                fd = safe_close(fd);
+                } else
+                        use_spare = false;
+        }
+        if (use_spare) {
                 r = e->io.rename(e->io.userdata, spare, cur);
                 if (r < 0)
                         return r;
-                fd = e->io.open(e->io.userdata, cur, O_RDWR | O_CLOEXEC, 0);
-                if (fd < 0)
-                        return fd;
         } else {
                 r = log_create_generation(e, tmp, gen, prev_checksum, NULL, &fd);
                 if (r < 0)
@@ -279,7 +289,6 @@ void *writer_main(void *userdata) {
                                         continue;
                                 }
                                 e->log_archived = true;
-                                e->current_gen = e->log_gen + 1;
                         }
                         if (!e->freeze_requested)
                                 continue; /* thawed while we archived: a new generation comes next */

@@ -9,6 +9,7 @@
 #include <check.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -352,6 +353,12 @@ static char *table_dump(Engine *e, const char *db) {
         return out;
 }
 
+static void child_on_freeze(Engine *e, int r, const EngineFreezeInfo *info, void *userdata) {
+        if (r < 0)
+                _exit(8);
+        *(bool *) userdata = true;
+}
+
 START_TEST(test_sigkill_under_load) {
         int p[2];
         tc.config.checkpoint_interval_usec = 2 * USEC_PER_MSEC; /* the checkpointer is busy when the kill lands */
@@ -369,8 +376,26 @@ START_TEST(test_sigkill_under_load) {
                         t[i] = (ChildThread) { .e = e, .fd = p[1], .id = i };
                         pthread_create(&th[i], NULL, child_committer, &t[i]);
                 }
-                pause();
-                _exit(0);
+                /* Every other run also freezes and thaws all the time, so kills land in those paths too. */
+                for (;;) {
+                        if (_i % 2 == 0) {
+                                pause();
+                                continue;
+                        }
+                        bool frozen = false;
+                        if (engine_freeze(e, child_on_freeze, &frozen) < 0)
+                                _exit(5);
+                        while (!frozen) {
+                                struct pollfd pfd = { .fd = engine_get_event_fd(e), .events = POLLIN };
+                                (void) poll(&pfd, 1, -1);
+                                if (engine_dispatch(e) < 0)
+                                        _exit(6);
+                        }
+                        usleep(500);
+                        if (engine_thaw(e) < 0)
+                                _exit(7);
+                        usleep(2000);
+                }
         }
         close(p[1]);
         /* Kill at a different point each iteration. */

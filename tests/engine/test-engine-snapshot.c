@@ -421,6 +421,71 @@ START_TEST(test_frozen_image_recovers) {
 }
 END_TEST
 
+
+typedef struct Churn {
+        Engine *e;
+        int id;
+        int failed;                     /* first error, 0 if none */
+        int commits;
+        bool stop;                      /* atomic */
+} Churn;
+
+static void *churn_thread(void *userdata) {
+        Churn *c = userdata;
+        char key[32];
+        while (!__atomic_load_n(&c->stop, __ATOMIC_ACQUIRE)) {
+                snprintf(key, sizeof(key), "%d-%d", c->id, c->commits);
+                int r = test_put(c->e, "a", "churn", key, key, NULL);
+                if (r < 0) {
+                        c->failed = r;
+                        break;
+                }
+                c->commits++;
+        }
+        return NULL;
+}
+
+START_TEST(test_freeze_thaw_under_load) {
+        Engine *e = test_open(&tc.config);
+        Churn c[4];
+        pthread_t th[4];
+        uint32_t last_closed = 0;
+
+        for (int i = 0; i < 4; i++) {
+                c[i] = (Churn) { .e = e, .id = i };
+                ck_assert_int_eq(pthread_create(&th[i], NULL, churn_thread, &c[i]), 0);
+        }
+        for (int cycle = 0; cycle < 40; cycle++) {
+                EngineFreezeInfo info = freeze(e);
+                /* Generations only go up (a freeze right after a thaw, before the writer started the next
+                 * generation, finds the log still closed and reports the same one), and are on disk. */
+                ck_assert_uint_ge(info.closed_generation, last_closed);
+                last_closed = info.closed_generation;
+                ck_assert(generation_exists(info.closed_generation));
+                ck_assert_int_eq(engine_thaw(e), 0);
+                usleep(1000 * (cycle % 4));
+        }
+        for (int i = 0; i < 4; i++) {
+                __atomic_store_n(&c[i].stop, true, __ATOMIC_RELEASE);
+                ck_assert_int_eq(pthread_join(th[i], NULL), 0);
+                ck_assert_int_eq(c[i].failed, 0);
+        }
+        e = engine_close(e);
+        e = test_open(&tc.config);
+        for (int i = 0; i < 4; i++)
+                for (int n = 0; n < c[i].commits; n += 7) {
+                        char key[32];
+                        snprintf(key, sizeof(key), "%d-%d", i, n);
+                        assert_value(e, "a", "churn", key, key);
+                }
+        e = engine_close(e);
+        _cleanup_free_ char *inst = test_path("inst");
+        FILE *f = fopen("/dev/null", "w");
+        ck_assert_int_eq(engine_verify(inst, f), 0);
+        fclose(f);
+}
+END_TEST
+
 static Suite *snapshot_suite(void) {
         Suite *s = suite_create("engine-snapshot");
         TCase *tc_freeze = tcase_create("Freeze");
@@ -429,6 +494,7 @@ static Suite *snapshot_suite(void) {
         tcase_add_test(tc_freeze, test_freeze_issues_no_writes);
         tcase_add_test(tc_freeze, test_thaw_cancels_freeze);
         tcase_add_test(tc_freeze, test_close_while_frozen);
+        tcase_add_test(tc_freeze, test_freeze_thaw_under_load);
         suite_add_tcase(s, tc_freeze);
 
         TCase *tc_logs = tcase_create("Logs");
