@@ -61,6 +61,11 @@ def _build_ops(kind, idx, seq, key, value, victim):
 
 
 def worker_main(idx, address, recfile, seed, pace):
+    # Die with the test: a SIGKILLed test must not leave clients committing forever.
+    PR_SET_PDEATHSIG = 1
+    systest._libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() == 1:
+        return
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
     signal.signal(signal.SIGINT, signal.SIG_IGN)

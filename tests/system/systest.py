@@ -169,6 +169,8 @@ def main(fn):
 def workdir(prefix="jetsnap-system-"):
     d = tempfile.mkdtemp(prefix=prefix, dir=os.environ.get("JETSNAP_SYSTEST_TMPDIR"))
     os.chmod(d, 0o755)
+    with open(os.path.join(d, "owner.pid"), "w") as f:
+        f.write(f"{os.getpid()}\n")
     if not os.environ.get("JETSNAP_SYSTEST_KEEP"):
         on_cleanup(shutil.rmtree, d, ignore_errors=True)
     else:
@@ -447,10 +449,54 @@ def require_btrfs():
                 skip("Btrfs: the kernel has no btrfs support")
 
 
+def _pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
+
+
+def reap_stale_loops():
+    """Unmount and detach what a SIGKILLed earlier run (no cleanup possible) left.
+
+    Only loop devices backed by <workdir>/disk.img of a workdir whose
+    owner.pid is dead, or whose file is gone, are touched.
+    """
+    r = run(["losetup", "--list", "--noheadings", "--output", "NAME,BACK-FILE"], check_rc=False)
+    for line in r.stdout.splitlines():
+        parts = line.split(None, 1)
+        if len(parts) != 2:
+            continue
+        dev, back = parts[0], parts[1].strip()
+        deleted = back.endswith(" (deleted)")
+        back = back.removesuffix(" (deleted)")
+        d = os.path.dirname(back)
+        if os.path.basename(back) != "disk.img" or not os.path.basename(d).startswith("jetsnap-system-"):
+            continue
+        try:
+            with open(os.path.join(d, "owner.pid")) as f:
+                owner = int(f.read())
+        except (OSError, ValueError):
+            owner = None
+        if owner is not None and _pid_alive(owner) and not deleted:
+            continue
+        with open("/proc/self/mounts") as f:
+            mounts = [m.split()[1] for m in f if m.split()[1].startswith(d + "/") or m.split()[0] == dev]
+        for m in sorted(mounts, key=len, reverse=True):
+            umount(m)
+        run(["losetup", "-d", dev], check_rc=False)
+        shutil.rmtree(d, ignore_errors=True)
+        log(f"reaped {dev} of a dead earlier run ({back})")
+
+
 class LoopFile:
     """A sparse file attached to a loop device; detached on cleanup."""
 
     def __init__(self, directory, size="1G"):
+        reap_stale_loops()
         self.image = os.path.join(directory, "disk.img")
         run(["truncate", "-s", size, self.image])
         r = run(["losetup", "--find", "--show", self.image], check_rc=False)
