@@ -5,9 +5,9 @@
  *
  * A child process writes SIZE MiB of log with the engine and _exit()s
  * without engine_close(), as a crash would leave it. The engine checkpoints
- * early once 32 MiB are waiting, so the child holds its checkpointer in
- * the before_lmdb_commit hook of the IO seam after letting one first
- * checkpoint (of a single row) through: the whole log is left to replay. The parent then times engine_open(), which replays
+ * early once 32 MiB are waiting, so once the instance is open the child
+ * holds its checkpointer in the before_lmdb_commit hook of the IO seam:
+ * the whole log is left to replay. The parent then times engine_open(), which replays
  * every generation from the checkpoint on, against reading the same files
  * and checksumming them (the ceiling: what replay has to do at least), then
  * engine_close() (the final checkpoint) and an engine_open() after that
@@ -136,20 +136,15 @@ static void config_init(EngineConfig *c, EngineDatabaseConfig *db, const char *p
         };
 }
 
-static bool first_checkpoint_done = false;
+static bool holding = false;
 
-/*
- * The checkpointer calls this without engine locks held. The first
- * checkpoint passes (an instance that crashed before its first checkpoint
- * is a case of its own); every later one waits here until the crash.
- */
+/* The checkpointer calls this without engine locks held; once holding, it never returns: the crash ends it. */
 static int hold_checkpoint(void *userdata, const char *database_path) {
-        if (!__atomic_exchange_n(&first_checkpoint_done, true, __ATOMIC_ACQ_REL))
+        if (!__atomic_load_n(&holding, __ATOMIC_ACQUIRE))
                 return 0;
         for (;;)
                 (void) pause();
 }
-
 /* In the child: write, report through the pipe, and "crash". */
 _Noreturn static void write_and_crash(const EngineConfig *base, int fd) {
         _cleanup_free_ char *msg = NULL;
@@ -174,20 +169,7 @@ _Noreturn static void write_and_crash(const EngineConfig *base, int fd) {
         for (size_t i = 0; i + BENCH_ROW_SIZE <= sizeof(value); i += BENCH_ROW_SIZE)
                 bench_row(value + i, 0, i);
 
-        /* One row, and its checkpoint (the engine's interval is 1 s), before the log the crash leaves behind. */
-        uint8_t key[BENCH_KEY_SIZE] = {};
-        EngineOp op = { .kind = ENGINE_OP_PUT, .database = "main", .table = "bench", .key = key,
-                        .key_size = sizeof(key), .value = value, .value_size = BENCH_ROW_SIZE };
-        uint64_t lsn;
-        rep.error = engine_commit_wait(e, &op, 1, &lsn);
-        for (unsigned i = 0; rep.error >= 0 && i < 100 && !__atomic_load_n(&first_checkpoint_done, __ATOMIC_ACQUIRE); i++)
-                (void) usleep(50 * USEC_PER_MSEC);
-        /* The hook runs before the LMDB commit and jet.chk follows it; give both time to land. */
-        (void) usleep(300 * USEC_PER_MSEC);
-        if (rep.error < 0) {
-                (void) write(fd, &rep, sizeof(rep));
-                _exit(EXIT_FAILURE);
-        }
+        __atomic_store_n(&holding, true, __ATOMIC_RELEASE);
 
         uint64_t t0 = now_ns();
         for (unsigned i = 0; i < WRITER_THREADS; i++) {
