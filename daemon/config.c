@@ -125,7 +125,7 @@ static int parse_mapping(Parser *p, yaml_node_t *n, const char *what, const KeyT
         for (yaml_node_pair_t *pair = n->data.mapping.pairs.start; pair < n->data.mapping.pairs.top; pair++) {
                 yaml_node_t *k = yaml_document_get_node(p->doc, pair->key);
                 yaml_node_t *v = yaml_document_get_node(p->doc, pair->value);
-                const char *key;
+                const char *key = NULL;
                 size_t i;
 
                 r = scalar(p, k, what, &key);
@@ -170,7 +170,7 @@ static bool name_is_valid(const char *s) {
 
 static int parse_name(Parser *p, yaml_node_t *n, void *field) {
         char **ret = field;
-        const char *s;
+        const char *s = NULL;
         int r;
 
         r = scalar(p, n, "name", &s);
@@ -224,7 +224,7 @@ static int path_normalize(const char *s, char **ret) {
 
 static int parse_path(Parser *p, yaml_node_t *n, void *field) {
         char **ret = field;
-        const char *s;
+        const char *s = NULL;
         int r;
 
         r = scalar(p, n, "path", &s);
@@ -241,7 +241,7 @@ static int parse_path(Parser *p, yaml_node_t *n, void *field) {
 }
 
 static int parse_size_field(Parser *p, yaml_node_t *n, void *field) {
-        const char *s;
+        const char *s = NULL;
         uint64_t v;
         int r;
 
@@ -257,7 +257,7 @@ static int parse_size_field(Parser *p, yaml_node_t *n, void *field) {
 }
 
 static int parse_duration_field(Parser *p, yaml_node_t *n, void *field) {
-        const char *s;
+        const char *s = NULL;
         uint64_t v;
         int r;
 
@@ -273,7 +273,7 @@ static int parse_duration_field(Parser *p, yaml_node_t *n, void *field) {
 }
 
 static int parse_bool_field(Parser *p, yaml_node_t *n, void *field) {
-        const char *s;
+        const char *s = NULL;
         int r;
 
         r = scalar(p, n, "boolean", &s);
@@ -327,7 +327,7 @@ static int parse_groups(Parser *p, yaml_node_t *n, gid_t **ret, size_t *ret_n) {
 
         for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++) {
                 yaml_node_t *g = yaml_document_get_node(p->doc, *it);
-                const char *name;
+                const char *name = NULL;
                 gid_t *a;
 
                 r = scalar(p, g, "group", &name);
