@@ -246,8 +246,11 @@ static int probe_fdatasync(Daemon *d, LatStats *ret_sync, LatStats *ret_close) {
         return 0;
 }
 
-static int freeze_set(Daemon *d, size_t k, LatStats *ret_freeze, LatStats *ret_thaw) {
-        _cleanup_free_ uint64_t *fl = calloc(arg_cycles, sizeof(uint64_t)), *tl = calloc(arg_cycles, sizeof(uint64_t));
+/* Freeze + Thaw cycles of instances 0..k-1; the stall is the longest commit in flight across each cycle. */
+static int freeze_set(Daemon *d, size_t k, LatStats *ret_freeze, LatStats *ret_thaw, LatStats *ret_stall) {
+        size_t n = arg_cycles;
+        _cleanup_free_ uint64_t *fl = calloc(n, sizeof(uint64_t)), *tl = calloc(n, sizeof(uint64_t)),
+                                *w0 = calloc(n, sizeof(uint64_t)), *stall = calloc(n, sizeof(uint64_t));
         BusCommitArg arg;
         BenchResult res;
         BenchLoad *load;
@@ -256,12 +259,12 @@ static int freeze_set(Daemon *d, size_t k, LatStats *ret_freeze, LatStats *ret_t
         char what[64];
         int r;
 
-        if (!fl || !tl)
+        if (!fl || !tl || !w0 || !stall)
                 return -ENOMEM;
         r = start_load(d, k, &arg, &load);
         if (r < 0)
                 return r;
-        for (unsigned c = 0; c < arg_cycles; c++) {
+        for (unsigned c = 0; c < n; c++) {
                 uint64_t id, t0, t1, t2;
 
                 r = prepare_set(d, k, &id);
@@ -283,17 +286,25 @@ static int freeze_set(Daemon *d, size_t k, LatStats *ret_freeze, LatStats *ret_t
                                 break;
                         continue;
                 }
+                w0[n_ok] = t0;
                 fl[n_ok] = t1 - t0;
                 tl[n_ok++] = t2 - t1;
                 (void) usleep(CYCLE_GAP_USEC);
         }
         (void) snprintf(what, sizeof(what), "%zu instance%s", k, k == 1 ? "" : "s");
-        note_load(what, bench_load_stop(load, &res), &res);
+        r = bench_load_stop(load, &res);
+        if (r >= 0)
+                for (unsigned c = 0; c < n_ok; c++)
+                        stall[c] = bench_result_max_overlapping(&res, w0[c], w0[c] + fl[c] + tl[c]);
+        note_load(what, r, &res);
+        if (r < 0)
+                return r;
         r = note_failures(what, &f, n_ok);
         if (r < 0)
                 return r;
         lat_stats(fl, n_ok, ret_freeze);
         lat_stats(tl, n_ok, ret_thaw);
+        lat_stats(stall, n_ok, ret_stall);
         return 0;
 }
 
@@ -441,7 +452,8 @@ static int stall_cycles(Daemon *d, bool with_freeze, LatStats *ret_snap, LatStat
 
 static int run(int argc, char *argv[]) {
         _cleanup_(daemon_done) Daemon d = {};
-        LatStats sync, close_floor, freeze[ELEMENTSOF(arg_sets)], thaw[ELEMENTSOF(arg_sets)];
+        LatStats sync, close_floor, freeze[ELEMENTSOF(arg_sets)], thaw[ELEMENTSOF(arg_sets)],
+                cycle_stall[ELEMENTSOF(arg_sets)];
         size_t sets[ELEMENTSOF(arg_sets)], n_sets = 0;
         char title[512];
         int r;
@@ -469,7 +481,7 @@ static int run(int argc, char *argv[]) {
         if (r < 0)
                 return r;
         for (size_t i = 0; i < n_sets; i++) {
-                r = freeze_set(&d, sets[i], &freeze[i], &thaw[i]);
+                r = freeze_set(&d, sets[i], &freeze[i], &thaw[i], &cycle_stall[i]);
                 if (r < 0)
                         return r;
         }
@@ -492,8 +504,16 @@ static int run(int argc, char *argv[]) {
         for (size_t i = 0; i < n_sets; i++) {
                 char name[64];
 
-                (void) snprintf(name, sizeof(name), "jetsnapd Thaw, %zu instance%s", sets[i], sets[i] == 1 ? "" : "s");
+                (void) snprintf(name, sizeof(name), "jetsnapd Thaw (ends session), %zu instance%s", sets[i],
+                                sets[i] == 1 ? "" : "s");
                 lat_table_row(name, &thaw[i], sync.p99_ms);
+        }
+        for (size_t i = 0; i < n_sets; i++) {
+                char name[64];
+
+                (void) snprintf(name, sizeof(name), "stall across Freeze+Thaw, %zu instance%s", sets[i],
+                                sets[i] == 1 ? "" : "s");
+                lat_table_row(name, &cycle_stall[i], sync.p99_ms);
         }
         if (arg_fsfreeze) {
                 lat_table_row("fsfreeze -f (FIFREEZE) of the mount", &ff, sync.p99_ms);
