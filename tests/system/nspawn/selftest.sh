@@ -168,6 +168,11 @@ systemctl stop jetsnapd.service
 result=$(systemctl show -P Result jetsnapd.service)
 if [[ $result == success ]]; then pass "jetsnapd stopped cleanly"; else fail "jetsnapd stop result: $result"; fi
 
+echo "== bus activation (org.jetsnap1.service -> SystemdService=jetsnapd.service)"
+call "ListInstances activates jetsnapd" "${M[@]}" ListInstances
+if systemctl is-active -q jetsnapd.service; then pass "jetsnapd.service was activated by the bus"; else fail "jetsnapd.service is not active after a call"; fi
+systemctl stop jetsnapd.service
+
 journalctl -b --no-pager -o short-monotonic > /results/journal.txt 2>&1
 echo "== $failures failure(s)"
 echo "$failures" > /results/rc
