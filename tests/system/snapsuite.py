@@ -13,7 +13,8 @@ between our own Freeze and Thaw), make it writable and release it. The suite:
     TruncateLog, End) to time Freeze;
  3. stops the load, checks the live daemon holds every acknowledged commit;
  4. for each snapshot: `jetsnapctl verify` each instance directory, make it
-    writable, recover it with a fresh jetsnapd on a second private bus
+    writable, (every third: `jetsnapctl recover` it offline,) recover it
+    with a fresh jetsnapd on a second private bus
     (same instance names, paths inside the snapshot), and check it against
     the bounds recorded around the snapshot (see loadgen.verify()).
 """
@@ -55,11 +56,22 @@ def _raw_cycle(backend, client, i, freeze_lat):
     return {"path": path, "lower": lower, "upper": upper, "label": f"raw cycle {i}"}
 
 
-def recover_and_check(rbus, tmp, snap, history, n):
-    """Fresh jetsnapd on the image (paths inside it), read everything, check."""
+def recover_and_check(rbus, tmp, snap, history, n, log_file_size="256KiB", offline=False):
+    """Fresh jetsnapd on the image (paths inside it), read everything, check.
+
+    offline: run `jetsnapctl recover` on each instance first, so the daemon
+    opens an image the offline tool already recovered and checkpointed.
+    """
     paths = {inst: os.path.join(snap["path"], inst) for inst in systest.TOPOLOGY}
+    if offline:
+        for inst, path in paths.items():
+            r = systest.jetsnapctl(rbus.address, "recover", path, check_rc=False)
+            check(r.returncode == 0, f"{snap['label']}: jetsnapctl recover {path} exited {r.returncode}:\n"
+                  f"{r.stdout}{r.stderr}")
+            check(os.path.exists(os.path.join(path, "jet.chk")), f"{path}: no jet.chk after jetsnapctl recover")
     ddir = os.path.join(tmp, f"recover-{n:02d}")
-    daemon = systest.start_daemon(rbus, ddir, systest.config_yaml(snap["path"], paths=paths))
+    daemon = systest.start_daemon(rbus, ddir, systest.config_yaml(snap["path"], paths=paths,
+                                                                  log_file_size=log_file_size))
     client = systest.connect(rbus.address)
     try:
         state = loadgen.fetch_state(client)
@@ -124,7 +136,8 @@ def run(backend, root, tmp, cycles=20, raw_cycles=8, cmd_cycles=0):
             check(r.returncode == 0, f"{snap['label']}: jetsnapctl verify {inst} exited {r.returncode}:\n"
                   f"{r.stdout}{r.stderr}")
         backend.make_writable(snap["path"])
-        counts.append(recover_and_check(rbus, tmp, snap, history, n))
+        # Every third image is recovered offline (jetsnapctl recover) before jetsnapd opens it.
+        counts.append(recover_and_check(rbus, tmp, snap, history, n, offline=n % 3 == 2))
         backend.release(snap["path"])
     check(counts[-1] > 0 and max(counts) > min(counts), f"snapshots did not see the load move: {counts}")
 
