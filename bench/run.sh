@@ -50,12 +50,14 @@ fi
 work=${dir:-$(mktemp -d "${BENCH_DIR:-/var/tmp}/jetsnap-bench.XXXXXX")}
 mkdir -p "$work"
 mnt=
+shm=
 cleanup() {
         if [ -n "$mnt" ]; then
                 # Never leave a frozen file system behind, whatever failed.
                 fsfreeze -u "$mnt" 2>/dev/null || true
                 umount "$mnt" 2>/dev/null || umount -l "$mnt" 2>/dev/null || true
         fi
+        [ -z "$shm" ] || rm -rf "$shm"
         [ -n "$dir" ] || rm -rf "$work"
 }
 trap cleanup EXIT
@@ -102,6 +104,17 @@ fi
 
 step "$with_daemon" --policy open --config "$(config commit 1 "$work/commit")" -- \
         "$b/bench-commit" -d "$work/commit/baseline" -t "$secs" -c 1,8,32
+
+# The same with the instance and the baselines on tmpfs: fdatasync is free there, so this is the
+# CPU ceiling of the bus path (client, dbus-daemon, jetsnapd) on this machine, not a durable result.
+if [ -d /dev/shm ]; then
+        shm=$(mktemp -d /dev/shm/jetsnap-bench.XXXXXX)
+        echo "# tmpfs, not durable: the ceiling of the bus path without IO"
+        step "$with_daemon" --policy open --config "$(config shm 1 "$shm")" -- \
+                "$b/bench-commit" -d "$shm/baseline" -t "$secs" -c 8
+        rm -rf "$shm"
+        shm=
+fi
 
 # Freeze on the work directory's own file system (no fsfreeze of /, no snapshot)...
 step "$with_daemon" --policy open --config "$(config freeze 32 "$work/freeze")" -- \
