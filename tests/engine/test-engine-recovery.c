@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "engine-internal.h"
 #include "engine-test-util.h"
 #include "macro.h"
 
@@ -157,13 +158,16 @@ enum {
         REGION_ARCHIVED_RECORD,
         REGION_CHECKPOINT,
         REGION_DATABASE_SIGNATURE,
+        REGION_HEADER_CHAIN,
         _REGION_MAX,
 };
 
 START_TEST(test_corruption_detected) {
-        static const char *const names[] = { "jet.log", "jet.log", "jet.log", "jet00000001.log", "jet.chk", "a.jdb" };
+        static const char *const names[] = { "jet.log", "jet.log", "jet.log", "jet00000001.log", "jet.chk", "a.jdb",
+                                             "jet.log" };
         /* ("offset" for jet.chk: its message names the field's offset; a database has no byte offset to give) */
-        static const char *const offsets[] = { "offset 0", "offset 4096", "offset 4096", "offset 4096", "offset", "" };
+        static const char *const offsets[] = { "offset 0", "offset 4096", "offset 4096", "offset 4096", "offset", "",
+                                               "header chain broken" };
         uint64_t last;
         Engine *e;
 
@@ -195,6 +199,18 @@ START_TEST(test_corruption_detected) {
         case REGION_CHECKPOINT:
                 flip_byte(chk, 40);
                 break;
+        case REGION_HEADER_CHAIN: {
+                /* A header that checks out by itself but does not follow its predecessor. */
+                LogHeader h;
+                int fd = open(log, O_RDWR | O_CLOEXEC);
+                ck_assert_int_ge(fd, 0);
+                ck_assert_int_eq(pread(fd, &h, sizeof(h), 0), sizeof(h));
+                h.prev_checksum ^= 1;
+                h.checksum = crc32c(0, &h, offsetof(LogHeader, checksum));
+                ck_assert_int_eq(pwrite(fd, &h, sizeof(h), 0), sizeof(h));
+                close(fd);
+                break;
+        }
         case REGION_DATABASE_SIGNATURE: {
                 uint8_t sig[16];
                 int fd = open(chk, O_RDONLY | O_CLOEXEC);
