@@ -140,9 +140,10 @@ typedef struct OverlayEntry {
         void *value;                    /* NULL for a tombstone */
         size_t value_size;
 } OverlayEntry;
-/* Copies the entries with from <= key < to (empty bounds are open) in key order, tombstones included. */
+/* Copies the entries with from <= key < to (empty bounds are open) in key order, tombstones included,
+ * stopping after max_live non-tombstone entries (0: no limit). */
 int overlay_copy_range(Overlay *o, const void *from, size_t from_size, const void *to, size_t to_size,
-                       OverlayEntry **ret, size_t *ret_n);
+                       size_t max_live, OverlayEntry **ret, size_t *ret_n);
 void overlay_entries_free(OverlayEntry *e, size_t n);
 int key_compare(const void *a, size_t an, const void *b, size_t bn);
 

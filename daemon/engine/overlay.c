@@ -182,13 +182,17 @@ void overlay_entries_free(OverlayEntry *e, size_t n) {
 }
 
 int overlay_copy_range(Overlay *o, const void *from, size_t from_size, const void *to, size_t to_size,
-                       OverlayEntry **ret, size_t *ret_n) {
+                       size_t max_live, OverlayEntry **ret, size_t *ret_n) {
         OverlayEntry *v = NULL;
-        size_t n = 0, alloc = 0;
+        size_t n = 0, alloc = 0, live = 0;
 
         for (OverlayNode *x = find_ge(o, from, from_size, NULL); x; x = x->next[0]) {
                 if (to_size > 0 && key_compare(x->key, x->key_size, to, to_size) >= 0)
                         break;
+                /* A scan with a limit needs nothing after its limit-th live entry: that many records come first. */
+                if (max_live > 0 && live == max_live)
+                        break;
+                live += !x->tombstone;
                 if (n == alloc) {
                         alloc = MAX(alloc * 2, 16u);
                         OverlayEntry *nv = realloc(v, alloc * sizeof(OverlayEntry));

@@ -141,7 +141,7 @@ int engine_scan(Engine *e, const char *database, const char *table, const void *
         pthread_rwlock_rdlock(&e->overlay_lock);
         t = database_find_table(d, table, strlen(table));
         if (t) {
-                r = overlay_copy_range(&t->overlay, from, from_size, to, to_size, &ov, &n_ov);
+                r = overlay_copy_range(&t->overlay, from, from_size, to, to_size, limit, &ov, &n_ov);
                 if (r >= 0 && t->has_dbi) {
                         r = lmdb_to_errno(mdb_txn_begin(d->env, NULL, MDB_RDONLY, &txn));
                         if (r >= 0)
