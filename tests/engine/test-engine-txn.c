@@ -81,12 +81,13 @@ START_TEST(test_multi_database_txn) {
 }
 END_TEST
 
-static void assert_scan(Engine *e, const char *from, const char *to, uint32_t limit, const char *expected) {
+static void assert_scan_table(Engine *e, const char *table, const char *from, const char *to, uint32_t limit,
+                              const char *expected) {
         EngineRecord *r = NULL;
         size_t n = 0;
-        char buf[1024] = "";
+        char buf[2048] = "";
 
-        ck_assert_int_eq(engine_scan(e, "a", "s", from, strlen(from), to, strlen(to), limit, &r, &n), 0);
+        ck_assert_int_eq(engine_scan(e, "a", table, from, strlen(from), to, strlen(to), limit, &r, &n), 0);
         for (size_t i = 0; i < n; i++) {
                 strncat(buf, r[i].key, r[i].key_size);
                 strcat(buf, "=");
@@ -95,6 +96,10 @@ static void assert_scan(Engine *e, const char *from, const char *to, uint32_t li
         }
         engine_records_free(r, n);
         ck_assert_str_eq(buf, expected);
+}
+
+static void assert_scan(Engine *e, const char *from, const char *to, uint32_t limit, const char *expected) {
+        assert_scan_table(e, "s", from, to, limit, expected);
 }
 
 START_TEST(test_scan_merges_overlay_and_lmdb) {
@@ -417,6 +422,58 @@ START_TEST(test_reads_see_acknowledged_commits) {
 }
 END_TEST
 
+
+/* Random puts and deletes against a model, with the checkpointer moving data to LMDB all the time;
+ * every so often a get of every key and a scan with random bounds and limit must match the model. */
+#define MODEL_KEYS 48
+
+START_TEST(test_random_against_model) {
+        TestConfig t = tc;
+        t.config.checkpoint_interval_usec = 1;
+        Engine *e = test_open(&t.config);
+        char model[MODEL_KEYS][16] = {};
+        uint64_t x = 0x2545F4914F6CDD1Du + (uint64_t) _i;
+
+        for (int step = 0; step < 1500; step++) {
+                x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+                int k = (int) (x % MODEL_KEYS);
+                char key[8];
+                snprintf(key, sizeof(key), "k%02d", k);
+                if (x >> 40 & 3) {
+                        snprintf(model[k], sizeof(model[k]), "v%d", step);
+                        ck_assert_int_eq(test_put(e, "a", "s", key, model[k], NULL), 0);
+                } else {
+                        model[k][0] = 0;
+                        ck_assert_int_eq(test_del(e, "a", "s", key), 0);
+                }
+                if (step % 25 != 0)
+                        continue;
+                for (int i = 0; i < MODEL_KEYS; i++) {
+                        snprintf(key, sizeof(key), "k%02d", i);
+                        if (model[i][0])
+                                assert_value(e, "a", "s", key, model[i]);
+                        else
+                                assert_missing(e, "a", "s", key);
+                }
+                int lo = (int) (x >> 8 & 63), hi = (int) (x >> 16 & 63);
+                uint32_t limit = (uint32_t) (x >> 24 & 7);
+                char from[8], to[8], want[2048] = "";
+                snprintf(from, sizeof(from), "k%02d", lo);
+                snprintf(to, sizeof(to), "k%02d", hi);
+                uint32_t n = 0;
+                for (int i = lo; i < MIN(hi, MODEL_KEYS) && (limit == 0 || n < limit); i++)
+                        if (model[i][0]) {
+                                char item[32];
+                                snprintf(item, sizeof(item), "%sk%02d=%s", n ? "," : "", i, model[i]);
+                                strcat(want, item);
+                                n++;
+                        }
+                assert_scan_table(e, "s", from, to, limit, want);
+        }
+        e = engine_close(e);
+}
+END_TEST
+
 static Suite *engine_txn_suite(void) {
         Suite *s = suite_create("engine-txn");
         TCase *tc_core = tcase_create("Core");
@@ -442,6 +499,7 @@ static Suite *engine_txn_suite(void) {
         tcase_add_checked_fixture(tc_conc, setup, test_dir_teardown);
         tcase_set_timeout(tc_conc, 90);
         tcase_add_test(tc_conc, test_reads_see_acknowledged_commits);
+        tcase_add_loop_test(tc_conc, test_random_against_model, 0, 3);
         suite_add_tcase(s, tc_conc);
         return s;
 }
