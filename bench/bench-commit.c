@@ -156,7 +156,9 @@ static int run(int argc, char *argv[]) {
                         table_system(&systems[j], rf->per_sec);
                 if (arg_bus)
                         table_system(&systems[5], rf->per_sec);
-                if (arg_bus && n == 8 && !arg_only)
+                if (arg_bus && n == 8 && !arg_only && streq(fs_type_name(arg_dir), "tmpfs"))
+                        table_note("tmpfs: nothing here is durable, so no target; this is the bus path's CPU ceiling");
+                else if (arg_bus && n == 8 && !arg_only)
                         table_target(rj->per_sec >= 3 * rf->per_sec && rj->p999_ms <= 20,
                                      "8 writers over the bus >= 3x SQLite WAL FULL (%.2fx) with p999 <= 20 ms (%.3f ms)",
                                      rj->per_sec / rf->per_sec, rj->p999_ms);
