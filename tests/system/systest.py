@@ -155,8 +155,12 @@ def main(fn):
     """Run a test body: exit 0 on success, 1 with a message on failure."""
     try:
         fn()
-    except TestFailure as e:
-        log(f"FAIL: {e}")
+    except (TestFailure, Exception) as e:
+        if isinstance(e, TestFailure):
+            log(f"FAIL: {e}")
+        else:  # an unexpected D-Bus error or the like: the traceback is the message
+            import traceback
+            log("FAIL: " + "".join(traceback.format_exception(e)))
         for d in _daemons:
             log(f"---- {d.log_path} (last lines) ----\n{tail(d.read_log())}")
         sys.exit(1)
