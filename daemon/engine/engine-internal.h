@@ -295,6 +295,7 @@ struct Engine {
 
         Completion *completions, *completions_tail;
         int event_fd;
+        int dir_fd;                     /* the instance directory, flock()ed while the Engine lives */
 
         uint64_t committed;
         uint64_t last_lsn;

@@ -50,6 +50,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -288,6 +289,7 @@ static void engine_free(Engine *e) {
         free(e->freeze_completion);
         safe_close(e->log_fd);
         safe_close(e->event_fd);
+        safe_close(e->dir_fd); /* releases the flock() */
         free(e->batch);
         pthread_rwlock_destroy(&e->overlay_lock);
         pthread_mutex_destroy(&e->lock);
@@ -323,7 +325,7 @@ static int engine_new(const EngineConfig *c, Engine **ret) {
         e = calloc(1, sizeof(Engine));
         if (!e)
                 return -ENOMEM;
-        e->log_fd = e->event_fd = -EBADF;
+        e->log_fd = e->event_fd = e->dir_fd = -EBADF;
         pthread_mutex_init(&e->lock, NULL);
         pthread_condattr_init(&ca);
         pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -388,6 +390,15 @@ int engine_open(const EngineConfig *config, Engine **ret, char **reterr_message)
                 r = -errno;
                 (void) asprintf_safe(reterr_message, "%s: cannot create instance directory: %s", e->path,
                                      strerror(-r));
+                engine_free(e);
+                return r;
+        }
+        /* One Engine per instance directory, across processes too: two log writers would interleave. */
+        e->dir_fd = open(e->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (e->dir_fd < 0 || flock(e->dir_fd, LOCK_EX | LOCK_NB) < 0) {
+                r = errno == EWOULDBLOCK ? -EBUSY : -errno;
+                (void) asprintf_safe(reterr_message, "%s: %s", e->path,
+                                     r == -EBUSY ? "instance is open elsewhere" : strerror(-r));
                 engine_free(e);
                 return r;
         }

@@ -197,9 +197,10 @@ typedef struct EngineInfo {
  * its threads are running and it is in ENGINE_RUNNING. On failure *ret is
  * untouched and *reterr_message (if non-NULL) gets a message naming file
  * and offset where that applies (caller frees).
- * Return: 0, -EINVAL (bad config), -EBADMSG (corruption, including a
- * database that belongs to another instance), -ENOENT (a generation is
- * missing), -EIO/-ENOSPC/... from the file system.
+ * Return: 0, -EINVAL (bad config), -EBUSY (the instance directory is open
+ * in another Engine, in this or another process), -EBADMSG (corruption,
+ * including a database that belongs to another instance), -ENOENT (a
+ * generation is missing), -EIO/-ENOSPC/... from the file system.
  */
 int engine_open(const EngineConfig *config, Engine **ret, char **reterr_message);
 

@@ -291,6 +291,16 @@ START_TEST(test_bad_config) {
         c.name = "bad/name";
         ck_assert_int_eq(engine_open(&c, &e, NULL), -EINVAL);
         ck_assert_ptr_null(e);
+
+        /* One Engine per instance directory. */
+        Engine *first = test_open(&tc.config);
+        _cleanup_free_ char *msg = NULL;
+        ck_assert_int_eq(engine_open(&tc.config, &e, &msg), -EBUSY);
+        ck_assert_ptr_null(e);
+        ck_assert_msg(msg && strstr(msg, "open elsewhere"), "%s", msg);
+        first = engine_close(first);
+        e = test_open(&tc.config);
+        e = engine_close(e);
 }
 END_TEST
 
