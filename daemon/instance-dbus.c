@@ -7,6 +7,7 @@
  */
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,7 +22,12 @@
 #define COMMIT_OPS_MAX 65536
 /* What one Scan reply carries at most; clients continue from the last key. */
 #define SCAN_RECORDS_MAX 10000
-#define SCAN_BYTES_MAX (UINT64_C(64) << 20)
+/*
+ * Keys and values one reply may carry. dbus-daemon disconnects a peer that
+ * sends a message above its max_message_size (32 MiB by default on the
+ * system bus), which would take the whole daemon down: stay well below.
+ */
+#define REPLY_BYTES_MAX (UINT64_C(24) << 20)
 
 static int check_access(Instance *i, sd_bus_message *m, const char *what, sd_bus_error *error) {
         char buf[128];
@@ -228,6 +234,9 @@ static int method_get(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         if (r < 0)
                 return bus_error_from_errno(error, r, "Get on instance '%s' failed: %s", i->config->name,
                                             strerror(-r));
+        if (value_size > REPLY_BYTES_MAX)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_LIMITS_EXCEEDED,
+                                         "value of %zu bytes exceeds what a reply may carry", value_size);
         r = sd_bus_message_new_method_return(m, &reply);
         if (r < 0)
                 return r;
@@ -237,14 +246,78 @@ static int method_get(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         return sd_bus_send(NULL, reply, NULL);
 }
 
+/*
+ * Appends up to @limit records from..to, at most REPLY_BYTES_MAX of keys
+ * and values. The engine hands back whole records, so a
+ * single engine_scan() of 10000 records of 16 MiB values would allocate far
+ * more than any reply may carry: read in chunks that start small and grow,
+ * each continuing from the last key (inclusive, skipped: its successor
+ * could exceed the key size limit).
+ */
+static int scan_append(Instance *i, sd_bus_message *reply, const char *database, const char *table,
+                       const void *from, size_t from_size, const void *to, size_t to_size, uint32_t limit,
+                       sd_bus_error *error) {
+        uint8_t last[ENGINE_KEY_SIZE_MAX];
+        uint32_t n_out = 0, chunk = 4;
+        uint64_t bytes = 0;
+        bool skip = false;
+        int r;
+
+        while (n_out < limit) {
+                uint32_t want = MIN(chunk, limit - n_out) + skip;
+                EngineRecord *records = NULL;
+                size_t n = 0, k;
+
+                r = engine_scan(i->engine, database, table, from, from_size, to, to_size, want, &records, &n);
+                if (r < 0)
+                        return bus_error_from_errno(error, r, "Scan on instance '%s' failed: %s",
+                                                    i->config->name, strerror(-r));
+                for (k = skip; k < n && n_out < limit; k++) {
+                        bytes += records[k].key_size + records[k].value_size;
+                        if (bytes > REPLY_BYTES_MAX) {
+                                if (n_out == 0) {
+                                        engine_records_free(records, n);
+                                        return sd_bus_error_setf(error, SD_BUS_ERROR_LIMITS_EXCEEDED,
+                                                                 "record of %" PRIu64 " bytes exceeds what a reply may carry",
+                                                                 bytes);
+                                }
+                                break;
+                        }
+                        r = sd_bus_message_open_container(reply, 'r', "ayay");
+                        if (r >= 0)
+                                r = sd_bus_message_append_array(reply, 'y', records[k].key, records[k].key_size);
+                        if (r >= 0)
+                                r = sd_bus_message_append_array(reply, 'y', records[k].value,
+                                                                records[k].value_size);
+                        if (r >= 0)
+                                r = sd_bus_message_close_container(reply);
+                        if (r < 0) {
+                                engine_records_free(records, n);
+                                return r;
+                        }
+                        n_out++;
+                }
+                if (k < n || n < want || n == 0) {
+                        /* Byte cap, limit, or the end of the range. */
+                        engine_records_free(records, n);
+                        return 0;
+                }
+                from_size = MIN(records[n - 1].key_size, sizeof(last));
+                memcpy(last, records[n - 1].key, from_size);
+                from = last;
+                skip = true;
+                chunk = MIN(chunk * 2, (uint32_t) 1024);
+                engine_records_free(records, n);
+        }
+        return 0;
+}
+
 static int method_scan(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         Instance *i = userdata;
-        EngineRecord *records = NULL;
         const char *database, *table;
         const void *from, *to;
-        size_t from_size, to_size, n = 0;
-        uint64_t bytes = 0;
+        size_t from_size, to_size;
         uint32_t limit;
         int r;
 
@@ -272,37 +345,19 @@ static int method_scan(sd_bus_message *m, void *userdata, sd_bus_error *error) {
 
         if (limit == 0 || limit > SCAN_RECORDS_MAX)
                 limit = SCAN_RECORDS_MAX;
-        r = engine_scan(i->engine, database, table, from, from_size, to, to_size, limit, &records, &n);
-        if (r < 0)
-                return bus_error_from_errno(error, r, "Scan on instance '%s' failed: %s", i->config->name,
-                                            strerror(-r));
-
         r = sd_bus_message_new_method_return(m, &reply);
         if (r < 0)
-                goto finish;
+                return r;
         r = sd_bus_message_open_container(reply, 'a', "(ayay)");
         if (r < 0)
-                goto finish;
-        for (size_t k = 0; k < n; k++) {
-                bytes += records[k].key_size + records[k].value_size;
-                if (bytes > SCAN_BYTES_MAX && k > 0)
-                        break;
-                r = sd_bus_message_open_container(reply, 'r', "ayay");
-                if (r >= 0)
-                        r = sd_bus_message_append_array(reply, 'y', records[k].key, records[k].key_size);
-                if (r >= 0)
-                        r = sd_bus_message_append_array(reply, 'y', records[k].value, records[k].value_size);
-                if (r >= 0)
-                        r = sd_bus_message_close_container(reply);
-                if (r < 0)
-                        goto finish;
-        }
+                return r;
+        r = scan_append(i, reply, database, table, from, from_size, to, to_size, limit, error);
+        if (r < 0)
+                return r;
         r = sd_bus_message_close_container(reply);
-        if (r >= 0)
-                r = sd_bus_send(NULL, reply, NULL);
-finish:
-        engine_records_free(records, n);
-        return r;
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
 }
 
 static int property_get_state(sd_bus *bus, const char *path, const char *interface, const char *property,

@@ -60,7 +60,8 @@ class Client:
     def call(self, method, *args, path="/org/jetsnap1", iface=MANAGER):
         """Returns the reply; raises on error."""
         obj = self.bus.get_object(BUS_NAME, path, introspect=False)
-        return obj.get_dbus_method(method, iface)(*args, timeout=TIMEOUT)
+        # byte_arrays: ay as bytes, not one Python object per byte.
+        return obj.get_dbus_method(method, iface)(*args, timeout=TIMEOUT, byte_arrays=True)
 
     def error(self, method, *args, path="/org/jetsnap1", iface=MANAGER):
         """Returns (error name, message) of a call expected to fail, or (None, reply)."""

@@ -19,6 +19,7 @@ snapshot:
 instances:
   - name: mail
     path: {dir}/mail
+    log-file-size: 16MiB
     databases:
       - name: mailbox
         path: {dir}/mail/mailbox.jdb
@@ -98,6 +99,31 @@ class Data(unittest.TestCase):
         recs = c.call("Scan", "index", "many", dbus.ByteArray(b"010000"), dbus.ByteArray(b"010010"),
                       dbus.UInt32(0), path=path, iface=INSTANCE)
         self.assertEqual(len(recs), 10)
+
+    def test_scan_bytes_are_capped(self):
+        # 12 values of 6 MiB: a reply carries at most 24 MiB (the bus drops bigger messages), so 3 of
+        # them; a client walks on from the last key.
+        c = self.c
+        big = b"x" * (6 << 20)
+        for i in range(12):
+            c.commit([("p", "mailbox", "big", b"%02d" % i, big)], name="mail")
+        path = c.instance_path("mail")
+        keys, start = [], b""
+        while True:
+            recs = c.call("Scan", "mailbox", "big", dbus.ByteArray(start), dbus.ByteArray(b""), dbus.UInt32(0),
+                          path=path, iface=INSTANCE)
+            got = [bytes(k) for k, _ in recs]
+            if keys:
+                self.assertEqual(got[0], keys[-1])
+                got = got[1:]
+            else:
+                self.assertEqual(len(got), 3)
+            self.assertTrue(all(len(v) == len(big) for _, v in recs))
+            if not got:
+                break
+            keys += got
+            start = keys[-1]
+        self.assertEqual(keys, [b"%02d" % i for i in range(12)])
 
     def test_bad_commits(self):
         ops = lambda *o: ops_array(list(o))  # noqa: E731
