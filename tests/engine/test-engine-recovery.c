@@ -317,6 +317,37 @@ START_TEST(test_offline_tools) {
 }
 END_TEST
 
+
+START_TEST(test_database_set_changes) {
+        /* Added to the configuration later: starts empty, the rest is untouched. */
+        tc.config.n_databases = 1;
+        Engine *e = test_open(&tc.config);
+        ck_assert_int_eq(test_put(e, "a", "t", "x", "1", NULL), 0);
+        e = engine_close(e);
+        tc.config.n_databases = 2;
+        e = test_open(&tc.config);
+        assert_value(e, "a", "t", "x", "1");
+        assert_missing(e, "b", "t", "x");
+        ck_assert_int_eq(test_put(e, "b", "t", "y", "2", NULL), 0);
+        e = engine_close(e);
+
+        /* Dropped from the configuration while the log still holds changes for it: refuse, say which. */
+        crash_after_commits(4, NULL, NULL);
+        tc.config.n_databases = 1;
+        _cleanup_free_ char *msg = NULL;
+        ck_assert_int_eq(engine_open(&tc.config, &e, &msg), -EINVAL);
+        ck_assert_msg(msg && strstr(msg, "'b'") && strstr(msg, "jet.log"), "message: %s", msg);
+        /* And a database jet.chk lists that vanished is refused too. */
+        tc.config.n_databases = 2;
+        _cleanup_free_ char *b = test_path("inst/b.jdb");
+        ck_assert_int_eq(unlink(b), 0);
+        free(msg);
+        msg = NULL;
+        ck_assert_int_eq(engine_open(&tc.config, &e, &msg), -ENOENT);
+        ck_assert_msg(msg && strstr(msg, "b.jdb"), "message: %s", msg);
+}
+END_TEST
+
 /* ---- SIGKILL under load ---- */
 
 #define KILL_THREADS 4
@@ -677,6 +708,7 @@ static Suite *recovery_suite(void) {
         tcase_add_test(tc_core, test_crash_replays_everything);
         tcase_add_test(tc_core, test_torn_tail_every_byte);
         tcase_add_test(tc_core, test_offline_tools);
+        tcase_add_test(tc_core, test_database_set_changes);
         suite_add_tcase(s, tc_core);
 
         TCase *tc_corrupt = tcase_create("Corruption");
