@@ -264,6 +264,9 @@ struct Engine {
         bool circular;
         uint8_t signature[16];
 
+        int event_fd;                   /* readable while completions wait for engine_dispatch() */
+        int dir_fd;                     /* the instance directory, flock()ed while the Engine lives */
+
         Database *databases;
         size_t n_databases;
         pthread_rwlock_t overlay_lock;  /* tables and overlays; readers snapshot under it */
@@ -277,14 +280,13 @@ struct Engine {
         LogQueue pending;               /* queued commits, not yet written */
         bool freeze_requested;          /* writer: archive the generation and write nothing */
         bool log_archived;              /* writer: no open generation (frozen or closing) */
-        bool closing;                   /* writer: drain, archive, exit */
+        bool closing;                   /* writer: drain, archive, exit (also read atomically) */
         bool writer_done;
 
         LogQueue applied;               /* durable, visible, not yet in LMDB */
-        bool pause_requested, paused;   /* checkpointer freeze handshake */
+        bool pause_requested, paused;   /* checkpointer freeze handshake (pause_requested also atomic) */
         bool ckpt_exit;
-        bool ckpt_busy;                 /* a checkpoint is between taking items and finishing */
-        unsigned freeze_seq;            /* bumped by freeze and thaw; stale freeze completions are dropped */
+        unsigned freeze_seq;            /* bumped by freeze and thaw: a freeze reported after a thaw is -ECANCELED */
         EngineFreezeInfo freeze_info;
         Completion *freeze_completion;  /* posted by the checkpointer once paused */
         uint32_t current_checksum;      /* header checksum of the current generation (prev of the next) */
@@ -294,8 +296,6 @@ struct Engine {
         uint32_t spare_gen;             /* generation of logs/jet.spare when ready, else 0 */
 
         Completion *completions, *completions_tail;
-        int event_fd;
-        int dir_fd;                     /* the instance directory, flock()ed while the Engine lives */
 
         uint64_t committed;
         uint64_t last_lsn;
