@@ -276,10 +276,6 @@ static int session_build_members(Session *s) {
         return 0;
 }
 
-static int reply_error(sd_bus_message *m, const sd_bus_error *error) {
-        return sd_bus_reply_method_error(m, error);
-}
-
 static void session_freeze_complete(Session *s) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = TAKE_PTR(s->freeze_call);
@@ -306,7 +302,10 @@ static void session_freeze_complete(Session *s) {
 
         r = snapshot_freeze_finished(s->snapshot, ok, &step);
         if (r < 0) {
-                /* Aborted meanwhile: session_cancel() thawed and answered already. */
+                /*
+                 * Ended while freezing (Abort, End(Abort), owner gone, idle): the freeze was undone
+                 * then. session_cancel() answered the Freeze already; after Abort we answer it here.
+                 */
                 if (call)
                         (void) sd_bus_reply_method_errorf(call, JETSNAP_ERROR_INVALID_SEQUENCE, "%s", step.message);
                 return;
@@ -317,7 +316,7 @@ static void session_freeze_complete(Session *s) {
                 log_session(s, LOG_ERR, JETSNAP_MESSAGE_FREEZE_FAILED, "Snapshot %" PRIu64 ": freeze failed: %s",
                             s->snapshot->id, error.message);
                 if (call)
-                        (void) reply_error(call, &error);
+                        (void) sd_bus_reply_method_error(call, &error);
                 session_emit_changed(s);
                 return;
         }
@@ -462,7 +461,7 @@ static void pending_call_done(PendingCall *p, int r, const char *instance, const
                 return;
 
         if (sd_bus_error_is_set(&p->error))
-                (void) reply_error(p->message, &p->error);
+                (void) sd_bus_reply_method_error(p->message, &p->error);
         else
                 (void) sd_bus_reply_method_return(p->message, NULL);
         if (s->snapshot->state == SNAPSHOT_ENDED && s->n_busy == 0)
