@@ -215,7 +215,11 @@ Engine *engine_close(Engine *e);
 /* Completions are delivered from engine_dispatch(). */
 int engine_get_event_fd(Engine *e);
 
-/* Runs every queued completion callback in the caller's thread. Returns the number dispatched or negative errno. */
+/*
+ * Runs every queued completion callback in the caller's thread. Callbacks
+ * may call any engine function except engine_close() on the same Engine.
+ * Returns the number dispatched or negative errno.
+ */
 int engine_dispatch(Engine *e);
 
 typedef enum EngineOpKind {
