@@ -18,7 +18,7 @@
 #define OVERLAY_LEVELS 24 /* 4^24 entries before the top level fills: far beyond any backlog */
 
 struct OverlayNode {
-        void *key;
+        uint8_t *key;                   /* points behind next[]: one allocation per node */
         size_t key_size;
         void *value;
         size_t value_size;
@@ -45,7 +45,6 @@ int overlay_init(Overlay *o) {
 }
 
 static void node_free(OverlayNode *n) {
-        free(n->key);
         free(n->value);
         free(n);
 }
@@ -109,14 +108,10 @@ int overlay_put(Overlay *o, const void *key, size_t key_size, const void *value,
         }
 
         unsigned level = random_level(o);
-        OverlayNode *n = calloc(1, sizeof(OverlayNode) + level * sizeof(OverlayNode *));
+        OverlayNode *n = calloc(1, sizeof(OverlayNode) + level * sizeof(OverlayNode *) + key_size);
         if (!n)
                 return -ENOMEM;
-        n->key = malloc(key_size);
-        if (!n->key) {
-                free(n);
-                return -ENOMEM;
-        }
+        n->key = (uint8_t *) &n->next[level];
         memcpy(n->key, key, key_size);
         n->key_size = key_size;
         n->value = TAKE_PTR(v);
