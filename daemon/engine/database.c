@@ -283,9 +283,15 @@ int database_apply(Engine *e, Database *d, LogItem *items, uint64_t up_to_lsn) {
         r = mdb_txn_begin(d->env, NULL, 0, &txn);
         if (r != 0)
                 return lmdb_to_errno(r);
+        size_t n = 0;
         for (LogItem *i = items; i && r >= 0; i = i->next) {
                 if (i->lsn <= d->applied_lsn || i->lsn > up_to_lsn)
                         continue;
+                /* A freeze need not wait for a big round to be applied only to be thrown away. */
+                if (++n % 256 == 0 && atomic_flag_get(&e->pause_requested) && !atomic_flag_get(&e->closing)) {
+                        r = -ECANCELED;
+                        break;
+                }
                 if (i->type == LOG_RECORD_TXN)
                         r = apply_txn(d, txn, i, created, &n_created);
                 else if (i->type == LOG_RECORD_BACKUP) {
