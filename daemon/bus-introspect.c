@@ -119,7 +119,7 @@ int bus_introspect_print(const char *interface, FILE *f) {
         if (r >= 0)
                 r = sd_bus_message_read(reply, "s", &xml);
         if (r >= 0)
-                fputs(xml, f);
+                r = fputs(xml, f) < 0 ? -EIO : 0;
         reply = sd_bus_message_unref(reply);
         client = sd_bus_flush_close_unref(client);
         (void) pthread_join(thread, NULL);

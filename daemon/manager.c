@@ -136,6 +136,10 @@ static void manager_request_name(Manager *m) {
                 return;
         m->name_requested = true;
         m->name_timer = sd_event_source_disable_unref(m->name_timer);
+        if (sd_bus_is_bus_client(m->bus) <= 0) {
+                (void) sd_notify(false, "READY=1");
+                return;
+        }
         r = sd_bus_request_name_async(m->bus, NULL, BUS_NAME, 0, on_name_acquired, m);
         if (r < 0) {
                 log_error_errno(r, "Failed to request the bus name %s: %m", BUS_NAME);
@@ -206,52 +210,25 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
         return sd_event_source_set_enabled(m->stop_check, SD_EVENT_ONESHOT);
 }
 
-static int manager_connect_bus(Manager *m) {
+/*
+ * manager_attach() - serve on @bus (the Manager takes a reference): the
+ * object tree, then the instances, opened on worker threads. On a message
+ * bus the name is requested once they are open; a direct connection (the
+ * in-process tests use a socketpair) has no names.
+ */
+int manager_attach(Manager *m, sd_bus *bus) {
         int r;
 
-        r = m->user ? sd_bus_open_user_with_description(&m->bus, "jetsnapd")
-                    : sd_bus_open_system_with_description(&m->bus, "jetsnapd");
+        r = jetsnap_bus_error_map_register();
         if (r < 0)
-                return log_error_errno(r, "Failed to connect to the %s bus: %m", m->user ? "session" : "system");
-        /* Without the bus nobody can thaw or end a session: leave (manager_free() thaws) rather than linger. */
-        r = sd_bus_set_exit_on_disconnect(m->bus, true);
-        if (r < 0)
-                return log_error_errno(r, "Failed to set exit-on-disconnect: %m");
+                return r;
+        m->bus = sd_bus_ref(bus);
         r = manager_register_objects(m, m->bus);
         if (r < 0)
                 return log_error_errno(r, "Failed to register the bus objects: %m");
         r = sd_bus_attach_event(m->bus, m->event, SD_EVENT_PRIORITY_NORMAL);
         if (r < 0)
                 return log_error_errno(r, "Failed to attach the bus to the event loop: %m");
-        return 0;
-}
-
-/* Signals, watchdog, bus, instances (opened on worker threads); the name follows once they are open. */
-int manager_start(Manager *m) {
-        sigset_t mask;
-        int r;
-
-        (void) sigemptyset(&mask);
-        (void) sigaddset(&mask, SIGTERM);
-        (void) sigaddset(&mask, SIGINT);
-        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
-                return -errno;
-        r = sd_event_add_signal(m->event, NULL, SIGTERM, on_signal, m);
-        if (r < 0)
-                return r;
-        r = sd_event_add_signal(m->event, NULL, SIGINT, on_signal, m);
-        if (r < 0)
-                return r;
-        r = sd_event_set_watchdog(m->event, true);
-        if (r < 0)
-                log_warning_errno(r, "Failed to enable the watchdog, ignoring: %m");
-
-        r = jetsnap_bus_error_map_register();
-        if (r < 0)
-                return r;
-        r = manager_connect_bus(m);
-        if (r < 0)
-                return r;
 
         for (size_t k = 0; k < m->n_instances; k++) {
                 r = instance_start(m->instances[k]);
@@ -271,6 +248,38 @@ int manager_start(Manager *m) {
         }
         manager_update_status(m);
         return 0;
+}
+
+/* Signals, watchdog, the system (--user: session) bus, then manager_attach(). */
+int manager_start(Manager *m) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        sigset_t mask;
+        int r;
+
+        (void) sigemptyset(&mask);
+        (void) sigaddset(&mask, SIGTERM);
+        (void) sigaddset(&mask, SIGINT);
+        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+                return -errno;
+        r = sd_event_add_signal(m->event, NULL, SIGTERM, on_signal, m);
+        if (r < 0)
+                return r;
+        r = sd_event_add_signal(m->event, NULL, SIGINT, on_signal, m);
+        if (r < 0)
+                return r;
+        r = sd_event_set_watchdog(m->event, true);
+        if (r < 0)
+                log_warning_errno(r, "Failed to enable the watchdog, ignoring: %m");
+
+        r = m->user ? sd_bus_open_user_with_description(&bus, "jetsnapd")
+                    : sd_bus_open_system_with_description(&bus, "jetsnapd");
+        if (r < 0)
+                return log_error_errno(r, "Failed to connect to the %s bus: %m", m->user ? "session" : "system");
+        /* Without the bus nobody can thaw or end a session: leave (manager_free() thaws) rather than linger. */
+        r = sd_bus_set_exit_on_disconnect(bus, true);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set exit-on-disconnect: %m");
+        return manager_attach(m, bus);
 }
 
 /* Return: the exit status the loop ended with (0 after SIGTERM), or negative errno. */

@@ -57,6 +57,7 @@ static inline void manager_freep(Manager **m) {
 }
 
 int manager_start(Manager *m);
+int manager_attach(Manager *m, sd_bus *bus);
 int manager_run(Manager *m);
 Instance *manager_find_instance(Manager *m, const char *name);
 void manager_instance_opened(Manager *m, Instance *i);

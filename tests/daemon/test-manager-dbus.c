@@ -1,0 +1,288 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/*
+ * The daemon's bus objects in-process, with no dbus-daemon: a Manager from
+ * jetsnapd-core serves one end of a socketpair, the test is the client on
+ * the other end, and both run on the Manager's event loop. Cheap enough for
+ * the unit suite and for valgrind (CK_FORK=no).
+ */
+
+#include <check.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "bus-errors.h"
+#include "bus-introspect.h"
+#include "config.h"
+#include "macro.h"
+#include "manager.h"
+
+#define PATH_A "/org/jetsnap1/instance/a"
+
+static char dir[] = "/tmp/test-manager-dbus-XXXXXX";
+static Manager *manager;
+static sd_bus *client;
+
+typedef struct Reply {
+        bool done;
+        sd_bus_message *message;
+} Reply;
+
+static void run_until(const bool *done) {
+        /* The bound only turns a hang into a failure. */
+        for (int i = 0; !*done; i++) {
+                ck_assert_int_lt(i, 6000);
+                ck_assert_int_ge(sd_event_run(manager->event, 10 * USEC_PER_MSEC), 0);
+        }
+}
+
+static int on_reply(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Reply *r = userdata;
+
+        r->message = sd_bus_message_ref(m);
+        r->done = true;
+        return 0;
+}
+
+static void call_async(Reply *reply, const char *path, const char *interface, const char *member,
+                       const char *types, ...) {
+        va_list ap;
+        int r;
+
+        *reply = (Reply) {};
+        va_start(ap, types);
+        r = sd_bus_call_method_asyncv(client, NULL, NULL, path, interface, member, on_reply, reply, types, ap);
+        va_end(ap);
+        ck_assert_int_ge(r, 0);
+}
+
+/* Waits for the reply; returns the error name, or NULL on success (reply left in *reply). */
+#define CALL(reply, path, interface, member, ...)                                    \
+        ({                                                                          \
+                call_async((reply), (path), (interface), (member), __VA_ARGS__);    \
+                run_until(&(reply)->done);                                          \
+                const sd_bus_error *_e = sd_bus_message_get_error((reply)->message);\
+                _e ? _e->name : NULL;                                               \
+        })
+#define MANAGER(reply, member, ...) CALL(reply, MANAGER_PATH, MANAGER_INTERFACE, member, __VA_ARGS__)
+
+static void reply_done(Reply *r) {
+        r->message = sd_bus_message_unref(r->message);
+}
+
+static void setup(void) {
+        _cleanup_free_ char *yaml = NULL, *message = NULL;
+        sd_bus *server = NULL;
+        Config *config = NULL;
+        char path[128];
+        sd_id128_t id;
+        int fds[2];
+        FILE *f;
+
+        ck_assert_ptr_nonnull(mkdtemp(dir));
+        snprintf(path, sizeof(path), "%s/jetsnapd.yaml", dir);
+        f = fopen(path, "we");
+        ck_assert_ptr_nonnull(f);
+        fprintf(f,
+                "instances:\n"
+                "  - name: a\n"
+                "    path: %s/a\n"
+                "    databases:\n"
+                "      - name: main\n"
+                "        path: %s/a/main.jdb\n",
+                dir, dir);
+        fclose(f);
+        ck_assert_int_eq(config_load(path, dir, &config, &message), 0);
+        ck_assert_int_eq(manager_new(config, dir, false, &manager), 0);
+
+        ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+        ck_assert_int_eq(sd_id128_randomize(&id), 0);
+        ck_assert_int_ge(sd_bus_new(&server), 0);
+        ck_assert_int_ge(sd_bus_set_fd(server, fds[0], fds[0]), 0);
+        ck_assert_int_ge(sd_bus_set_server(server, true, id), 0);
+        ck_assert_int_ge(sd_bus_set_anonymous(server, true), 0);
+        ck_assert_int_ge(sd_bus_start(server), 0);
+        ck_assert_int_eq(manager_attach(manager, server), 0);
+        sd_bus_unref(server);
+
+        ck_assert_int_ge(sd_bus_new(&client), 0);
+        ck_assert_int_ge(sd_bus_set_fd(client, fds[1], fds[1]), 0);
+        ck_assert_int_ge(sd_bus_set_anonymous(client, true), 0);
+        ck_assert_int_ge(sd_bus_start(client), 0);
+        ck_assert_int_ge(sd_bus_attach_event(client, manager->event, SD_EVENT_PRIORITY_NORMAL), 0);
+
+        for (int i = 0; !instance_is_running(manager->instances[0]); i++) {
+                ck_assert_int_lt(i, 6000);
+                ck_assert_int_ge(sd_event_run(manager->event, 10 * USEC_PER_MSEC), 0);
+        }
+}
+
+static void teardown(void) {
+        char cmd[128];
+
+        client = sd_bus_flush_close_unref(client);
+        manager = manager_free(manager);
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+        ck_assert_int_eq(system(cmd), 0);
+        strcpy(dir, "/tmp/test-manager-dbus-XXXXXX");
+}
+
+START_TEST(test_snapshot_cycle) {
+        Reply r;
+        uint64_t id;
+        const char *name;
+
+        ck_assert_str_eq(MANAGER(&r, "Prepare", "u", (uint32_t) 0x10), JETSNAP_ERROR_INVALID_PARAMETER);
+        reply_done(&r);
+        ck_assert_ptr_null(MANAGER(&r, "Prepare", "u", (uint32_t) 0x4));
+        ck_assert_int_ge(sd_bus_message_read(r.message, "t", &id), 0);
+        ck_assert_uint_gt(id, 0);
+        reply_done(&r);
+        ck_assert_str_eq(MANAGER(&r, "Prepare", "u", (uint32_t) 0), JETSNAP_ERROR_INVALID_SEQUENCE);
+        reply_done(&r);
+
+        ck_assert_ptr_null(MANAGER(&r, "Freeze", "tu", id, (uint32_t) 0));
+        ck_assert_int_eq(sd_bus_message_enter_container(r.message, 'a', "(tsa(ss)sas)"), 1);
+        ck_assert_int_eq(sd_bus_message_enter_container(r.message, 'r', "tsa(ss)sas"), 1);
+        ck_assert_int_ge(sd_bus_message_read(r.message, "ts", &(uint64_t) { 0 }, &name), 0);
+        ck_assert_str_eq(name, "a");
+        reply_done(&r);
+        ck_assert_int_eq(instance_get_state(manager->instances[0]), INSTANCE_FROZEN);
+        ck_assert_str_eq(MANAGER(&r, "Freeze", "tu", id, (uint32_t) 0), JETSNAP_ERROR_INVALID_SEQUENCE);
+        reply_done(&r);
+        ck_assert_str_eq(MANAGER(&r, "End", "tu", id, (uint32_t) 0), JETSNAP_ERROR_INVALID_SEQUENCE);
+        reply_done(&r);
+        ck_assert_ptr_null(MANAGER(&r, "Thaw", "tu", id, (uint32_t) 0));
+        reply_done(&r);
+        ck_assert_int_eq(instance_get_state(manager->instances[0]), INSTANCE_RUNNING);
+        ck_assert_ptr_null(MANAGER(&r, "TruncateLog", "tu", id, (uint32_t) 1));
+        reply_done(&r);
+        ck_assert_ptr_null(MANAGER(&r, "End", "tu", id, (uint32_t) 0));
+        reply_done(&r);
+        ck_assert_str_eq(MANAGER(&r, "End", "tu", id, (uint32_t) 0), JETSNAP_ERROR_INVALID_SNAP_ID);
+        reply_done(&r);
+        ck_assert_ptr_null(manager->session);
+}
+END_TEST
+
+START_TEST(test_commit_waits_for_thaw) {
+        Reply commit, r;
+        uint64_t id, lsn;
+
+        ck_assert_ptr_null(MANAGER(&r, "Prepare", "u", (uint32_t) 0x4));
+        ck_assert_int_ge(sd_bus_message_read(r.message, "t", &id), 0);
+        reply_done(&r);
+        ck_assert_ptr_null(MANAGER(&r, "Freeze", "tu", id, (uint32_t) 0));
+        reply_done(&r);
+
+        call_async(&commit, PATH_A, INSTANCE_INTERFACE, "Commit", "a(yssayay)", 1, 'p', "main", "t", 1, "k", 1, "v");
+        /* Answered in order: had the commit been acknowledged, its reply would be here first. */
+        ck_assert_str_eq(CALL(&r, PATH_A, INSTANCE_INTERFACE, "Get", "ssay", "main", "t", 1, "k"),
+                         JETSNAP_ERROR_RECORD_NOT_FOUND);
+        reply_done(&r);
+        ck_assert(!commit.done);
+
+        ck_assert_ptr_null(MANAGER(&r, "Thaw", "tu", id, (uint32_t) 0));
+        reply_done(&r);
+        run_until(&commit.done);
+        ck_assert_ptr_null(sd_bus_message_get_error(commit.message));
+        ck_assert_int_ge(sd_bus_message_read(commit.message, "t", &lsn), 0);
+        ck_assert_uint_gt(lsn, 0);
+        reply_done(&commit);
+        ck_assert_ptr_null(CALL(&r, PATH_A, INSTANCE_INTERFACE, "Get", "ssay", "main", "t", 1, "k"));
+        reply_done(&r);
+        ck_assert_ptr_null(MANAGER(&r, "End", "tu", id, (uint32_t) 0));
+        reply_done(&r);
+}
+END_TEST
+
+START_TEST(test_bad_data_calls) {
+        Reply r;
+
+        ck_assert_str_eq(CALL(&r, PATH_A, INSTANCE_INTERFACE, "Commit", "a(yssayay)", 0),
+                         JETSNAP_ERROR_INVALID_PARAMETER);
+        reply_done(&r);
+        ck_assert_str_eq(CALL(&r, PATH_A, INSTANCE_INTERFACE, "Commit", "a(yssayay)", 1, 'x', "main", "t", 1, "k", 0),
+                         JETSNAP_ERROR_INVALID_PARAMETER);
+        reply_done(&r);
+        ck_assert_str_eq(CALL(&r, PATH_A, INSTANCE_INTERFACE, "Get", "ssay", "nosuch", "t", 1, "k"),
+                         JETSNAP_ERROR_INVALID_PARAMETER);
+        reply_done(&r);
+        ck_assert_str_eq(CALL(&r, PATH_A, INSTANCE_INTERFACE, "Get", "ssay", "main", "t", 0),
+                         JETSNAP_ERROR_INVALID_PARAMETER);
+        reply_done(&r);
+        ck_assert_str_eq(CALL(&r, PATH_A, INSTANCE_INTERFACE, "Get", "ssay", "main", "t", 1, "k"),
+                         JETSNAP_ERROR_RECORD_NOT_FOUND);
+        reply_done(&r);
+        ck_assert_str_eq(CALL(&r, PATH_A, INSTANCE_INTERFACE, "Get", "su", "main", 7),
+                         SD_BUS_ERROR_INVALID_ARGS);
+        reply_done(&r);
+}
+END_TEST
+
+START_TEST(test_properties) {
+        Reply r;
+        const char *s;
+        uint64_t t;
+
+        ck_assert_ptr_null(CALL(&r, MANAGER_PATH, "org.freedesktop.DBus.Properties", "Get", "ss",
+                                MANAGER_INTERFACE, "Version"));
+        ck_assert_int_ge(sd_bus_message_read(r.message, "v", "s", &s), 0);
+        ck_assert_str_eq(s, PACKAGE_VERSION);
+        reply_done(&r);
+        ck_assert_ptr_null(CALL(&r, MANAGER_PATH, "org.freedesktop.DBus.Properties", "Get", "ss",
+                                MANAGER_INTERFACE, "FreezeTimeoutUSec"));
+        ck_assert_int_ge(sd_bus_message_read(r.message, "v", "t", &t), 0);
+        ck_assert_uint_eq(t, CONFIG_FREEZE_TIMEOUT_DEFAULT_USEC);
+        reply_done(&r);
+        ck_assert_ptr_null(CALL(&r, PATH_A, "org.freedesktop.DBus.Properties", "Get", "ss", INSTANCE_INTERFACE,
+                                "State"));
+        ck_assert_int_ge(sd_bus_message_read(r.message, "v", "s", &s), 0);
+        ck_assert_str_eq(s, "running");
+        reply_done(&r);
+}
+END_TEST
+
+START_TEST(test_introspect) {
+        char *buf = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&buf, &size);
+
+        ck_assert_int_eq(bus_introspect_print(MANAGER_INTERFACE, f), 0);
+        ck_assert_int_eq(bus_introspect_print("org.example.Nope", f), -EINVAL);
+        fclose(f);
+        ck_assert_ptr_nonnull(strstr(buf, "<method name=\"PrepareWithOptions\">"));
+        ck_assert_ptr_nonnull(strstr(buf, "name=\"snapshot_id\""));
+        free(buf);
+}
+END_TEST
+
+static Suite *manager_dbus_suite(void) {
+        Suite *s = suite_create("manager-dbus");
+        TCase *tc = tcase_create("Core");
+
+        tcase_add_checked_fixture(tc, setup, teardown);
+        tcase_set_timeout(tc, 60);
+        tcase_add_test(tc, test_snapshot_cycle);
+        tcase_add_test(tc, test_commit_waits_for_thaw);
+        tcase_add_test(tc, test_bad_data_calls);
+        tcase_add_test(tc, test_properties);
+        tcase_add_test(tc, test_introspect);
+        suite_add_tcase(s, tc);
+        return s;
+}
+
+int main(void) {
+        SRunner *sr = srunner_create(manager_dbus_suite());
+        int failed;
+
+        srunner_run_all(sr, CK_NORMAL);
+        failed = srunner_ntests_failed(sr);
+        srunner_free(sr);
+        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
