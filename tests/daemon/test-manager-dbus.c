@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "bus-errors.h"
 #include "bus-introspect.h"
@@ -33,10 +34,20 @@ typedef struct Reply {
         sd_bus_message *message;
 } Reply;
 
+static uint64_t now_usec(void) {
+        struct timespec ts;
+
+        ck_assert_int_eq(clock_gettime(CLOCK_MONOTONIC, &ts), 0);
+        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
+}
+
+/* Runs the loop until *done; sd-bus dispatches one message per iteration. */
 static void run_until(const bool *done) {
-        /* The bound only turns a hang into a failure. */
-        for (int i = 0; !*done; i++) {
-                ck_assert_int_lt(i, 6000);
+        /* The deadline only turns a hang into a failure. */
+        uint64_t deadline = now_usec() + 60 * USEC_PER_SEC;
+
+        while (!*done) {
+                ck_assert_uint_lt(now_usec(), deadline);
                 ck_assert_int_ge(sd_event_run(manager->event, 10 * USEC_PER_MSEC), 0);
         }
 }
@@ -116,8 +127,8 @@ static void setup(void) {
         ck_assert_int_ge(sd_bus_start(client), 0);
         ck_assert_int_ge(sd_bus_attach_event(client, manager->event, SD_EVENT_PRIORITY_NORMAL), 0);
 
-        for (int i = 0; !instance_is_running(manager->instances[0]); i++) {
-                ck_assert_int_lt(i, 6000);
+        for (uint64_t deadline = now_usec() + 60 * USEC_PER_SEC; !instance_is_running(manager->instances[0]);) {
+                ck_assert_uint_lt(now_usec(), deadline);
                 ck_assert_int_ge(sd_event_run(manager->event, 10 * USEC_PER_MSEC), 0);
         }
 }
@@ -201,6 +212,43 @@ START_TEST(test_commit_waits_for_thaw) {
 }
 END_TEST
 
+/* While frozen, commits pile up; past the per-instance limit a client gets OutOfThreads, not unbounded memory use. */
+START_TEST(test_pending_commits_limit) {
+        Reply *commits = calloc(INSTANCE_PENDING_COMMITS_MAX + 1, sizeof(Reply));
+        Reply r, *last;
+        uint64_t id;
+
+        ck_assert_ptr_nonnull(commits);
+        ck_assert_ptr_null(MANAGER(&r, "Prepare", "u", (uint32_t) 0x4));
+        ck_assert_int_ge(sd_bus_message_read(r.message, "t", &id), 0);
+        reply_done(&r);
+        ck_assert_ptr_null(MANAGER(&r, "Freeze", "tu", id, (uint32_t) 0));
+        reply_done(&r);
+
+        for (size_t k = 0; k <= INSTANCE_PENDING_COMMITS_MAX; k++)
+                call_async(&commits[k], PATH_A, INSTANCE_INTERFACE, "Commit", "a(yssayay)", 1, 'p', "main", "t",
+                           1, "k", 1, "v");
+        last = &commits[INSTANCE_PENDING_COMMITS_MAX];
+        run_until(&last->done);
+        ck_assert_str_eq(sd_bus_message_get_error(last->message)->name, JETSNAP_ERROR_OUT_OF_THREADS);
+        ck_assert_uint_eq(manager->instances[0]->n_pending_commits, INSTANCE_PENDING_COMMITS_MAX);
+        ck_assert(!commits[0].done);
+
+        ck_assert_ptr_null(MANAGER(&r, "Thaw", "tu", id, (uint32_t) 0));
+        reply_done(&r);
+        for (size_t k = 0; k <= INSTANCE_PENDING_COMMITS_MAX; k++) {
+                run_until(&commits[k].done);
+                if (k < INSTANCE_PENDING_COMMITS_MAX)
+                        ck_assert_ptr_null(sd_bus_message_get_error(commits[k].message));
+                reply_done(&commits[k]);
+        }
+        ck_assert_uint_eq(manager->instances[0]->n_pending_commits, 0);
+        ck_assert_ptr_null(MANAGER(&r, "End", "tu", id, (uint32_t) 0));
+        reply_done(&r);
+        free(commits);
+}
+END_TEST
+
 START_TEST(test_bad_data_calls) {
         Reply r;
 
@@ -270,6 +318,7 @@ static Suite *manager_dbus_suite(void) {
         tcase_set_timeout(tc, 60);
         tcase_add_test(tc, test_snapshot_cycle);
         tcase_add_test(tc, test_commit_waits_for_thaw);
+        tcase_add_test(tc, test_pending_commits_limit);
         tcase_add_test(tc, test_bad_data_calls);
         tcase_add_test(tc, test_properties);
         tcase_add_test(tc, test_introspect);
