@@ -115,6 +115,17 @@ void manager_session_finish(Manager *m, Session *s) {
         session_unref(s);
 }
 
+/* READY=1 once the name is ours and every instance has opened (or failed to). */
+static void manager_check_ready(Manager *m) {
+        if (m->ready || !m->name_acquired || m->n_opening > 0)
+                return;
+        m->ready = true;
+        m->name_timer = sd_event_source_disable_unref(m->name_timer);
+        log_info("Ready: %zu instance(s), bus name %s", m->n_instances, BUS_NAME);
+        (void) sd_notify(false, "READY=1");
+        manager_update_status(m);
+}
+
 static int on_name_acquired(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
         Manager *m = userdata;
         const sd_bus_error *e = sd_bus_message_get_error(reply);
@@ -123,9 +134,8 @@ static int on_name_acquired(sd_bus_message *reply, void *userdata, sd_bus_error 
                 log_error("Failed to acquire the bus name %s: %s", BUS_NAME, e->message ?: e->name);
                 return sd_event_exit(m->event, EXIT_FAILURE);
         }
-        log_info("Ready: %zu instance(s), bus name %s", m->n_instances, BUS_NAME);
-        (void) sd_notify(false, "READY=1");
-        manager_update_status(m);
+        m->name_acquired = true;
+        manager_check_ready(m);
         return 0;
 }
 
@@ -135,9 +145,10 @@ static void manager_request_name(Manager *m) {
         if (m->name_requested)
                 return;
         m->name_requested = true;
-        m->name_timer = sd_event_source_disable_unref(m->name_timer);
         if (sd_bus_is_bus_client(m->bus) <= 0) {
-                (void) sd_notify(false, "READY=1");
+                /* A direct connection (tests): there are no names. */
+                m->name_acquired = true;
+                manager_check_ready(m);
                 return;
         }
         r = sd_bus_request_name_async(m->bus, NULL, BUS_NAME, 0, on_name_acquired, m);
@@ -147,17 +158,25 @@ static void manager_request_name(Manager *m) {
         }
 }
 
+/*
+ * Recovery is taking long: take the name so clients see the instances as
+ * "recovering", and keep extending systemd's start timeout until READY=1.
+ */
 static int on_name_grace(sd_event_source *s, uint64_t usec, void *userdata) {
         Manager *m = userdata;
 
-        log_notice("%u instance(s) still recovering; taking the bus name anyway", m->n_opening);
+        if (!m->name_requested)
+                log_notice("%u instance(s) still recovering; taking the bus name already", m->n_opening);
         manager_request_name(m);
-        return 0;
+        (void) sd_notifyf(false, "EXTEND_TIMEOUT_USEC=%" PRIu64, 3 * MANAGER_NAME_GRACE_USEC);
+        (void) sd_event_source_set_time_relative(s, MANAGER_NAME_GRACE_USEC);
+        return sd_event_source_set_enabled(s, SD_EVENT_ON);
 }
 
 void manager_instance_opened(Manager *m, Instance *i) {
         if (m->n_opening > 0 && --m->n_opening == 0)
                 manager_request_name(m);
+        manager_check_ready(m);
         manager_update_status(m);
 }
 
@@ -252,7 +271,8 @@ int manager_attach(Manager *m, sd_bus *bus) {
 
 /* Signals, watchdog, the system (--user: session) bus, then manager_attach(). */
 int manager_start(Manager *m) {
-        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        /* Only unref: closing would cut the connection manager_attach() keeps a reference to. */
+        _cleanup_(sd_bus_unrefp) sd_bus *bus = NULL;
         sigset_t mask;
         int r;
 

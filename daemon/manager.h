@@ -25,7 +25,8 @@
 #define SNAPSHOT_INTERFACE "org.jetsnap1.Snapshot"
 #define BUS_NAME "org.jetsnap1"
 
-/* How long the bus name waits for instances still recovering before it is taken anyway. */
+/* How long the bus name waits for instances still recovering before it is taken anyway; also how often
+ * systemd's start timeout is extended while they recover. */
 #define MANAGER_NAME_GRACE_USEC (UINT64_C(2) * 1000000)
 
 struct Manager {
@@ -45,7 +46,7 @@ struct Manager {
 
         sd_event_source *name_timer;
         sd_event_source *stop_check;    /* while stopping: are all pending commits answered? */
-        bool name_requested;
+        bool name_requested, name_acquired, ready;
         bool stopping;
 };
 
