@@ -280,6 +280,8 @@ struct Engine {
         LogQueue pending;               /* queued commits, not yet written */
         bool freeze_requested;          /* writer: archive the generation and write nothing */
         bool log_archived;              /* writer: no open generation (frozen or closing) */
+        bool thaw_pending;              /* writer: before the next freeze, start a generation and write what
+                                         * waited through the last one (thaw releases waiting commits) */
         bool closing;                   /* writer: drain, archive, exit (also read atomically) */
         bool writer_done;
 

@@ -432,6 +432,7 @@ void engine_thaw_locked(Engine *e) {
         }
         e->freeze_seq++;
         e->freeze_requested = false;
+        e->thaw_pending = true;
         __atomic_store_n(&e->pause_requested, false, __ATOMIC_RELEASE);
         __atomic_store_n(&e->spare_cancel, false, __ATOMIC_RELEASE);
         e->paused = false;

@@ -279,7 +279,7 @@ void *writer_main(void *userdata) {
                         pthread_cond_wait(&e->writer_cond, &e->lock);
                         continue;
                 }
-                if (e->freeze_requested && !e->pause_requested) {
+                if (e->freeze_requested && !e->pause_requested && !e->thaw_pending) {
                         if (!e->log_archived) {
                                 pthread_mutex_unlock(&e->lock);
                                 r = writer_archive_generation(e);
@@ -290,8 +290,8 @@ void *writer_main(void *userdata) {
                                 }
                                 e->log_archived = true;
                         }
-                        if (!e->freeze_requested)
-                                continue; /* thawed while we archived: a new generation comes next */
+                        if (!e->freeze_requested || e->thaw_pending)
+                                continue; /* thawed while we archived: a new generation comes first */
                         e->freeze_info.closed_generation = e->log_gen;
                         /* The log is quiet; now the checkpointer (invariant 5). */
                         __atomic_store_n(&e->pause_requested, true, __ATOMIC_RELEASE);
@@ -299,7 +299,8 @@ void *writer_main(void *userdata) {
                         pthread_cond_signal(&e->ckpt_cond);
                         continue;
                 }
-                if (!e->freeze_requested && e->log_archived && (!e->closing || e->pending.n > 0)) {
+                if (e->log_archived && (e->thaw_pending || !e->freeze_requested) &&
+                    (!e->closing || e->pending.n > 0)) {
                         uint32_t gen = e->log_gen + 1, checksum = e->log_header_checksum;
                         pthread_mutex_unlock(&e->lock);
                         r = writer_open_generation(e, gen, checksum);
@@ -330,10 +331,15 @@ void *writer_main(void *userdata) {
                         }
                         bool was_empty = e->applied.n == 0;
                         acknowledge_locked(e, &q);
+                        e->thaw_pending = false; /* what waited through the freeze is out */
                         /* The checkpointer runs on its timer; it needs a wakeup only to start that timer, or
                          * early when a lot is waiting. No wakeup per batch. */
                         if (was_empty || e->applied.bytes >= CHECKPOINT_EARLY_BYTES)
                                 pthread_cond_signal(&e->ckpt_cond);
+                        continue;
+                }
+                if (e->thaw_pending && e->pending.n == 0 && (!e->log_archived || e->closing)) {
+                        e->thaw_pending = false;
                         continue;
                 }
                 if (e->closing && e->pending.n == 0) {
