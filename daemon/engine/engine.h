@@ -34,7 +34,9 @@
  * reports frozen. From then until engine_thaw() no write IO reaches any
  * log, checkpoint or database file of the instance: new commits wait in
  * memory, unacknowledged; reads go on. engine_thaw() starts a new
- * generation and releases the waiting commits.
+ * generation and releases the waiting commits; a freeze requested right
+ * after a thaw still waits for that, so every freeze closes a generation
+ * of its own.
  *
  * TRUNCATION AND BACKUPS
  *
