@@ -687,26 +687,24 @@ int config_load(const char *path, const char *state_dir, Config **ret, char **re
 
                 if (!f) {
                         r = negative_errno();
-                        if (asprintf(&err, "%s: %s", path, strerror(-r)) < 0)
-                                err = NULL;
-                        goto fail;
+                        if (reterr_message && asprintf(reterr_message, "%s: %s", path, strerror(-r)) < 0)
+                                *reterr_message = NULL;
+                        return r;
                 }
                 r = config_parse_file(f, path, c, &err);
-                if (r < 0)
-                        goto fail;
+                if (r < 0) {
+                        if (reterr_message)
+                                *reterr_message = TAKE_PTR(err);
+                        return r;
+                }
         }
 
         if (c->n_instances == 0) {
                 r = config_add_default_instance(c, state_dir);
                 if (r < 0)
-                        goto fail;
+                        return r;
         }
 
         *ret = TAKE_PTR(c);
         return 0;
-
-fail:
-        if (reterr_message)
-                *reterr_message = TAKE_PTR(err);
-        return r;
 }
