@@ -55,13 +55,15 @@ static void log_write(int level, int error, const char *message_id, uint64_t sna
         }
 
         if (message_id)
-                (void) sd_journal_send("MESSAGE=%s", buf, "PRIORITY=%i", level, "MESSAGE_ID=%s", message_id,
+                (void) sd_journal_send("MESSAGE=%s", buf, "PRIORITY=%i", level, "SYSLOG_IDENTIFIER=jetsnapd",
+                                       "MESSAGE_ID=%s", message_id,
                                        "JETSNAP_SNAPSHOT_ID=%" PRIu64, snapshot_id, "JETSNAP_INSTANCES=%s",
                                        instances ?: "", NULL);
         else if (error != 0)
-                (void) sd_journal_send("MESSAGE=%s", buf, "PRIORITY=%i", level, "ERRNO=%i", abs(error), NULL);
+                (void) sd_journal_send("MESSAGE=%s", buf, "PRIORITY=%i", level, "SYSLOG_IDENTIFIER=jetsnapd",
+                                       "ERRNO=%i", abs(error), NULL);
         else
-                (void) sd_journal_send("MESSAGE=%s", buf, "PRIORITY=%i", level, NULL);
+                (void) sd_journal_send("MESSAGE=%s", buf, "PRIORITY=%i", level, "SYSLOG_IDENTIFIER=jetsnapd", NULL);
 }
 
 int log_internal(int level, int error, const char *format, ...) {
