@@ -57,9 +57,14 @@ if systemctl is-active -q jetsnapd.service; then pass "jetsnapd.service is activ
 echo "== installed files"
 for f in /usr/sbin/jetsnapd /usr/bin/jetsnapctl /lib/systemd/system/jetsnapd.service \
          /usr/share/dbus-1/system.d/org.jetsnap1.conf /usr/share/dbus-1/system-services/org.jetsnap1.service \
-         /usr/lib/sysusers.d/jetsnap.conf /etc/jetsnapd/jetsnapd.yaml.example; do
+         /usr/lib/sysusers.d/jetsnap.conf /etc/jetsnapd/jetsnapd.yaml.example \
+         /usr/include/jetsnap/jetsnap.h /usr/include/jetsnap/esent.h \
+         /usr/share/man/man8/jetsnapd.8 /usr/share/man/man5/org.jetsnap1.5 /usr/share/man/man3/libjetsnap.3; do
     if [[ -e $f ]]; then pass "$f"; else fail "$f is missing"; fi
 done
+if compgen -G "/usr/lib/*/pkgconfig/libjetsnap.pc" >/dev/null; then pass "libjetsnap.pc"; else fail "libjetsnap.pc is missing"; fi
+if jetsnapctl --version >/dev/null; then pass "jetsnapctl runs (libjetsnap.so.1 found)"; else fail "jetsnapctl does not run"; fi
+if jetsnapd --check-config; then pass "jetsnapd --check-config"; else fail "jetsnapd --check-config"; fi
 if getent group jetsnap >/dev/null; then pass "group jetsnap exists (sysusers.d)"; else fail "group jetsnap is missing"; fi
 
 echo "== sandbox"

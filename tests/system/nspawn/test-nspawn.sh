@@ -66,7 +66,7 @@ fi
 
 echo "== build and install jetsnap with --prefix=/usr"
 if [[ ! -f "$install_build/build.ninja" ]]; then
-    meson setup "$install_build" "$src" --prefix=/usr -Dtests=disabled -Dbench=disabled -Dman=disabled >/dev/null
+    meson setup "$install_build" "$src" --prefix=/usr -Dtests=disabled -Dbench=disabled >/dev/null
 fi
 meson compile -C "$install_build" >/dev/null
 rm -rf "$run_root" "$results"
