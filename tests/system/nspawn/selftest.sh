@@ -110,6 +110,16 @@ call "Thaw" "${M[@]}" Thaw tu "$id2" 0
 call_fails "TruncateLog after the session ended" "no snapshot with id" "${M[@]}" TruncateLog tu "$id2" 1
 call "Commit after thaw" "${I[@]}" Commit 'a(yssayay)' 1 112 main t 1 108 1 120
 
+echo "== jetsnapctl on the system bus"
+if out=$(jetsnapctl status 2>&1); then pass "jetsnapctl status"; else fail "jetsnapctl status: $out"; fi
+echo "$out"
+if out=$(jetsnapctl snapshot -- cp -a /var/lib/jetsnapd/default /root/copy 2>&1); then
+    pass "jetsnapctl snapshot -- cp -a"
+else
+    fail "jetsnapctl snapshot -- cp -a: $out"
+fi
+if out=$(jetsnapctl verify /root/copy 2>&1); then pass "jetsnapctl verify of the copy"; else fail "jetsnapctl verify: $out"; fi
+
 echo "== bus policy: a user outside group jetsnap"
 outsider_uid=$(id -u outsider)
 # busctl shows "Access denied" for both walls; dbus-daemon logs its own
