@@ -238,8 +238,27 @@ static int on_freeze_timeout(sd_event_source *source, uint64_t usec, void *userd
                     "Snapshot %" PRIu64 " timed out: frozen longer than %s, thawing", s->snapshot->id,
                     format_duration(buf, sizeof(buf), s->timeout_usec));
         session_thaw(s);
+        if (s->freeze_call) {
+                /* The freeze itself hung (a stuck fdatasync): answer now, not when the engine comes back. */
+                (void) sd_bus_reply_method_errorf(s->freeze_call, JETSNAP_ERROR_TIME_OUT,
+                                                  "snapshot %" PRIu64 " timed out while freezing", s->snapshot->id);
+                s->freeze_call = sd_bus_message_unref(s->freeze_call);
+        }
         session_emit_changed(s);
         return 0;
+}
+
+/*
+ * The freeze window: a freeze never outlives the timeout, counted from
+ * Freeze, so a hung freeze times out too. Timeout 0 is armed once frozen
+ * instead, so that "time out at once" deterministically means: Freeze
+ * succeeds, and the instances thaw right after.
+ */
+static int session_arm_freeze_timer(Session *s) {
+        if (s->freeze_timer)
+                return 0;
+        return sd_event_add_time_relative(s->manager->event, &s->freeze_timer, CLOCK_MONOTONIC, s->timeout_usec, 1,
+                                          on_freeze_timeout, s);
 }
 
 /* A failed engine step as a D-Bus error: the table's name where the errno has one. */
@@ -307,7 +326,11 @@ static void session_freeze_complete(Session *s) {
                  * then. session_cancel() answered the Freeze already; after Abort we answer it here.
                  */
                 if (call)
-                        (void) sd_bus_reply_method_errorf(call, JETSNAP_ERROR_INVALID_SEQUENCE, "%s", step.message);
+                        (void) sd_bus_reply_method_errorf(call,
+                                                          s->snapshot->state == SNAPSHOT_TIMED_OUT
+                                                                  ? JETSNAP_ERROR_TIME_OUT
+                                                                  : JETSNAP_ERROR_INVALID_SEQUENCE,
+                                                          "%s", step.message);
                 return;
         }
 
@@ -322,8 +345,7 @@ static void session_freeze_complete(Session *s) {
         }
 
         s->frozen_usec = now_usec(CLOCK_REALTIME);
-        r = sd_event_add_time_relative(s->manager->event, &s->freeze_timer, CLOCK_MONOTONIC, s->timeout_usec, 1,
-                                       on_freeze_timeout, s);
+        r = session_arm_freeze_timer(s);
         if (r < 0) {
                 /* Without a timer the freeze could outlive its limit: refuse rather than risk it. */
                 log_error_errno(r, "Failed to arm the freeze timer: %m");
@@ -411,6 +433,14 @@ static int session_freeze(Session *s, sd_bus_message *call, sd_bus_error *error)
                 return r;
         }
 
+        if (s->timeout_usec > 0) {
+                r = session_arm_freeze_timer(s);
+                if (r < 0) {
+                        (void) snapshot_freeze_finished(s->snapshot, false, &step);
+                        session_emit_changed(s);
+                        return log_error_errno(r, "Failed to arm the freeze timer: %m");
+                }
+        }
         log_session(s, LOG_INFO, JETSNAP_MESSAGE_FREEZE_START, "Snapshot %" PRIu64 ": freezing %zu instance(s)",
                     s->snapshot->id, s->n_members);
         s->freeze_call = sd_bus_message_ref(call);

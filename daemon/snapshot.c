@@ -21,10 +21,12 @@
  *                  +----------+  an instance failed  +---------------+
  *                  | freezing | -------------------> | freeze-failed |
  *                  +----------+                      +---------------+
- *                       | all frozen
- *                       v
- *                  +----------+   timer fired         +-----------+
- *                  |  frozen  | --------------------> | timed-out |
+ *                       |  \  timer fired: the freeze itself hung
+ *                       |   +----------------------------------------+
+ *                       | all frozen                                 |
+ *                       v                                            |
+ *                  +----------+   timer fired         +-----------+  |
+ *                  |  frozen  | --------------------> | timed-out | <+
  *                  +----------+   (instances thawed)  +-----------+
  *                       | Thaw (ContinueAfterThaw; without it the session ends as by End(0))
  *                       v
@@ -41,6 +43,7 @@
  *   freezing -> frozen     snapshot_freeze_finished(ok)
  *   freezing -> freeze-failed  snapshot_freeze_finished(!ok)
  *   frozen -> timed-out    snapshot_timeout()
+ *   freezing -> timed-out  snapshot_timeout() (the freeze itself hung past the timeout)
  *   frozen -> thawed       snapshot_call(Thaw) with ContinueAfterThaw
  *   thawed -> log-truncated    snapshot_call(TruncateLog[Instance])
  *   any -> ended           snapshot_call(End/Abort/Thaw without C), snapshot_cancel()
@@ -48,7 +51,8 @@
  * GUARANTEES PER STATE (kept by the caller, session.c)
  *   prepared:      no instance is frozen; the idle timer is armed.
  *   freezing:      engine_freeze() was called on every instance; the
- *                  Freeze reply waits for all callbacks.
+ *                  Freeze reply waits for all callbacks; with a timeout
+ *                  above 0 the freeze timer is armed already.
  *   frozen:        every instance reported frozen; the freeze timer is armed.
  *   freeze-failed, timed-out, thawed, log-truncated: no instance is frozen
  *                  by this session.
@@ -408,10 +412,10 @@ int snapshot_freeze_finished(Snapshot *s, bool ok, SnapshotStep *ret_step) {
         return 0;
 }
 
-/* The freeze timer fired: only a frozen session times out (the timer is armed once frozen). */
+/* The freeze timer fired: a frozen session, or one whose freeze is still in progress, times out. */
 void snapshot_timeout(Snapshot *s, SnapshotStep *ret_step) {
         step_init(ret_step);
-        if (s->state != SNAPSHOT_FROZEN)
+        if (s->state != SNAPSHOT_FROZEN && s->state != SNAPSHOT_FREEZING)
                 return;
         s->state = SNAPSHOT_TIMED_OUT;
         ret_step->actions = SNAPSHOT_ACTION_THAW;
