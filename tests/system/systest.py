@@ -9,7 +9,8 @@ What lives here:
   - Bus/Daemon wrappers from tests/lib/jetsnaptest.py plus typed D-Bus calls,
   - the standard topology (instance "alpha" with databases a1 and a2,
     instance "beta" with b1) and its config,
-  - Inotify (ctypes), file hashing, Btrfs and LVM loop fixtures, stats.
+  - Inotify (ctypes), file hashing, loop devices and the Btrfs fixture
+    (with reaping of what a SIGKILLed run left), stats.
 The load generator and the recovery checker are in loadgen.py.
 """
 
@@ -17,6 +18,7 @@ import atexit
 import ctypes
 import hashlib
 import os
+import select
 import shutil
 import signal
 import struct
@@ -378,7 +380,6 @@ class Inotify:
 
     def read(self, timeout=0.0):
         """Events available within timeout seconds (0: only those already queued)."""
-        import select
         events = []
         deadline = time.monotonic() + timeout
         while True:
