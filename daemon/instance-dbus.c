@@ -75,13 +75,15 @@ static int check_target(Instance *i, const char *database, const char *table, si
 
 typedef struct CommitCall {
         Instance *instance;
-        sd_bus_message *message;
+        sd_bus_message *message;        /* held for the reply, payload and all */
+        uint64_t bytes;
 } CommitCall;
 
 static void on_committed(Engine *e, int r, uint64_t lsn, void *userdata) {
         CommitCall *c = userdata;
 
         c->instance->n_pending_commits--;
+        c->instance->pending_bytes -= c->bytes;
         /* A failed write fails the instance: tell watchers of State. */
         if (r == -EIO || r == -ENOSPC)
                 instance_emit_changed(c->instance, "State");
@@ -101,6 +103,7 @@ static int method_commit(sd_bus_message *m, void *userdata, sd_bus_error *error)
         Instance *i = userdata;
         _cleanup_free_ EngineOp *ops = NULL;
         size_t n_ops = 0, allocated = 0;
+        uint64_t bytes = 0;
         CommitCall *c;
         int r;
 
@@ -154,6 +157,7 @@ static int method_commit(sd_bus_message *m, void *userdata, sd_bus_error *error)
                         ops = o;
                         allocated = n;
                 }
+                bytes += key_size + value_size;
                 /* Pointers into the message, valid while it lives; engine_commit() copies them. */
                 ops[n_ops++] = (EngineOp) {
                         .kind = kind, .database = database, .table = table,
@@ -169,15 +173,17 @@ static int method_commit(sd_bus_message *m, void *userdata, sd_bus_error *error)
         r = check_engine(i, error);
         if (r < 0)
                 return r;
-        if (i->n_pending_commits >= INSTANCE_PENDING_COMMITS_MAX)
+        /* While frozen, commits pile up with their messages: bound both their number and their bytes. */
+        if (i->n_pending_commits >= INSTANCE_PENDING_COMMITS_MAX ||
+            (i->n_pending_commits > 0 && i->pending_bytes + bytes > INSTANCE_PENDING_BYTES_MAX))
                 return sd_bus_error_setf(error, JETSNAP_ERROR_OUT_OF_THREADS,
-                                         "instance '%s' has %u commits pending; try again later",
-                                         i->config->name, i->n_pending_commits);
+                                         "instance '%s' has %u commits (%" PRIu64 " bytes) pending; try again later",
+                                         i->config->name, i->n_pending_commits, i->pending_bytes);
 
         c = calloc(1, sizeof(*c));
         if (!c)
                 return -ENOMEM;
-        *c = (CommitCall) { .instance = i, .message = sd_bus_message_ref(m) };
+        *c = (CommitCall) { .instance = i, .message = sd_bus_message_ref(m), .bytes = bytes };
         r = engine_commit(i->engine, ops, n_ops, on_committed, c);
         if (r < 0) {
                 sd_bus_message_unref(c->message);
@@ -199,6 +205,7 @@ static int method_commit(sd_bus_message *m, void *userdata, sd_bus_error *error)
                 }
         }
         i->n_pending_commits++;
+        i->pending_bytes += bytes;
         return 1;
 }
 

@@ -19,8 +19,9 @@
 
 typedef struct Manager Manager;
 
-/* Unacknowledged commits one instance accepts from clients before OutOfThreads. */
+/* Unacknowledged commits one instance accepts from clients before OutOfThreads, by number and by bytes. */
 #define INSTANCE_PENDING_COMMITS_MAX 16384
+#define INSTANCE_PENDING_BYTES_MAX (UINT64_C(256) << 20)
 
 typedef enum InstanceState {
         INSTANCE_RECOVERING,
@@ -55,6 +56,7 @@ typedef struct Instance {
         bool failure_logged;            /* the engine failed later; logged */
         bool stopping;
         unsigned n_pending_commits;
+        uint64_t pending_bytes;         /* keys and values of those commits */
 } Instance;
 
 const char *instance_state_to_string(InstanceState s);

@@ -82,6 +82,22 @@ static void call_async(Reply *reply, const char *path, const char *interface, co
         })
 #define MANAGER(reply, member, ...) CALL(reply, MANAGER_PATH, MANAGER_INTERFACE, member, __VA_ARGS__)
 
+/* Commit of one put; built by hand because sd_bus_message_append() takes arrays element by element. */
+static void commit_async(Reply *reply, const char *key, const void *value, size_t value_size) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+
+        *reply = (Reply) {};
+        ck_assert_int_ge(sd_bus_message_new_method_call(client, &m, NULL, PATH_A, INSTANCE_INTERFACE, "Commit"), 0);
+        ck_assert_int_ge(sd_bus_message_open_container(m, 'a', "(yssayay)"), 0);
+        ck_assert_int_ge(sd_bus_message_open_container(m, 'r', "yssayay"), 0);
+        ck_assert_int_ge(sd_bus_message_append(m, "yss", 'p', "main", "t"), 0);
+        ck_assert_int_ge(sd_bus_message_append_array(m, 'y', key, strlen(key)), 0);
+        ck_assert_int_ge(sd_bus_message_append_array(m, 'y', value, value_size), 0);
+        ck_assert_int_ge(sd_bus_message_close_container(m), 0);
+        ck_assert_int_ge(sd_bus_message_close_container(m), 0);
+        ck_assert_int_ge(sd_bus_call_async(client, NULL, m, on_reply, reply, 0), 0);
+}
+
 static void reply_done(Reply *r) {
         r->message = sd_bus_message_unref(r->message);
 }
@@ -191,9 +207,9 @@ START_TEST(test_commit_waits_for_thaw) {
         ck_assert_ptr_null(MANAGER(&r, "Freeze", "tu", id, (uint32_t) 0));
         reply_done(&r);
 
-        call_async(&commit, PATH_A, INSTANCE_INTERFACE, "Commit", "a(yssayay)", 1, 'p', "main", "t", 1, "k", 1, "v");
+        commit_async(&commit, "k", "v", 1);
         /* Answered in order: had the commit been acknowledged, its reply would be here first. */
-        ck_assert_str_eq(CALL(&r, PATH_A, INSTANCE_INTERFACE, "Get", "ssay", "main", "t", 1, "k"),
+        ck_assert_str_eq(CALL(&r, PATH_A, INSTANCE_INTERFACE, "Get", "ssay", "main", "t", 1, 'k'),
                          JETSNAP_ERROR_RECORD_NOT_FOUND);
         reply_done(&r);
         ck_assert(!commit.done);
@@ -205,7 +221,7 @@ START_TEST(test_commit_waits_for_thaw) {
         ck_assert_int_ge(sd_bus_message_read(commit.message, "t", &lsn), 0);
         ck_assert_uint_gt(lsn, 0);
         reply_done(&commit);
-        ck_assert_ptr_null(CALL(&r, PATH_A, INSTANCE_INTERFACE, "Get", "ssay", "main", "t", 1, "k"));
+        ck_assert_ptr_null(CALL(&r, PATH_A, INSTANCE_INTERFACE, "Get", "ssay", "main", "t", 1, 'k'));
         reply_done(&r);
         ck_assert_ptr_null(MANAGER(&r, "End", "tu", id, (uint32_t) 0));
         reply_done(&r);
@@ -226,8 +242,7 @@ START_TEST(test_pending_commits_limit) {
         reply_done(&r);
 
         for (size_t k = 0; k <= INSTANCE_PENDING_COMMITS_MAX; k++)
-                call_async(&commits[k], PATH_A, INSTANCE_INTERFACE, "Commit", "a(yssayay)", 1, 'p', "main", "t",
-                           1, "k", 1, "v");
+                commit_async(&commits[k], "k", "v", 1);
         last = &commits[INSTANCE_PENDING_COMMITS_MAX];
         run_until(&last->done);
         ck_assert_str_eq(sd_bus_message_get_error(last->message)->name, JETSNAP_ERROR_OUT_OF_THREADS);
@@ -249,22 +264,66 @@ START_TEST(test_pending_commits_limit) {
 }
 END_TEST
 
+/* Big commits waiting on a freeze are bounded by bytes too: their messages stay in memory until answered. */
+START_TEST(test_pending_bytes_limit) {
+        enum { VALUE = 768 << 10 };
+        size_t n = (size_t) (INSTANCE_PENDING_BYTES_MAX / (VALUE + 2));
+        Reply *commits = calloc(n + 1, sizeof(Reply));
+        char *value = malloc(VALUE);
+        Reply r;
+        uint64_t id;
+
+        ck_assert_ptr_nonnull(commits);
+        ck_assert_ptr_nonnull(value);
+        memset(value, 'v', VALUE);
+        ck_assert_ptr_null(MANAGER(&r, "Prepare", "u", (uint32_t) 0x4));
+        ck_assert_int_ge(sd_bus_message_read(r.message, "t", &id), 0);
+        reply_done(&r);
+        ck_assert_ptr_null(MANAGER(&r, "Freeze", "tu", id, (uint32_t) 0));
+        reply_done(&r);
+
+        for (size_t k = 0; k <= n; k++) {
+                char key[3] = { 'a' + (char) (k / 26), 'a' + (char) (k % 26), 0 };
+
+                commit_async(&commits[k], key, value, VALUE);
+                /* Keep the client's queue short: wait for each to reach the engine (or be refused). */
+                ck_assert_ptr_null(CALL(&r, MANAGER_PATH, "org.freedesktop.DBus.Peer", "Ping", ""));
+                reply_done(&r);
+        }
+        ck_assert_uint_eq(manager->instances[0]->n_pending_commits, n);
+        ck_assert(commits[n].done);
+        ck_assert_str_eq(sd_bus_message_get_error(commits[n].message)->name, JETSNAP_ERROR_OUT_OF_THREADS);
+
+        ck_assert_ptr_null(MANAGER(&r, "Abort", "tu", id, (uint32_t) 0));
+        reply_done(&r);
+        for (size_t k = 0; k <= n; k++) {
+                run_until(&commits[k].done);
+                if (k < n)
+                        ck_assert_ptr_null(sd_bus_message_get_error(commits[k].message));
+                reply_done(&commits[k]);
+        }
+        ck_assert_uint_eq(manager->instances[0]->pending_bytes, 0);
+        free(value);
+        free(commits);
+}
+END_TEST
+
 START_TEST(test_bad_data_calls) {
         Reply r;
 
         ck_assert_str_eq(CALL(&r, PATH_A, INSTANCE_INTERFACE, "Commit", "a(yssayay)", 0),
                          JETSNAP_ERROR_INVALID_PARAMETER);
         reply_done(&r);
-        ck_assert_str_eq(CALL(&r, PATH_A, INSTANCE_INTERFACE, "Commit", "a(yssayay)", 1, 'x', "main", "t", 1, "k", 0),
+        ck_assert_str_eq(CALL(&r, PATH_A, INSTANCE_INTERFACE, "Commit", "a(yssayay)", 1, 'x', "main", "t", 1, 'k', 0),
                          JETSNAP_ERROR_INVALID_PARAMETER);
         reply_done(&r);
-        ck_assert_str_eq(CALL(&r, PATH_A, INSTANCE_INTERFACE, "Get", "ssay", "nosuch", "t", 1, "k"),
+        ck_assert_str_eq(CALL(&r, PATH_A, INSTANCE_INTERFACE, "Get", "ssay", "nosuch", "t", 1, 'k'),
                          JETSNAP_ERROR_INVALID_PARAMETER);
         reply_done(&r);
         ck_assert_str_eq(CALL(&r, PATH_A, INSTANCE_INTERFACE, "Get", "ssay", "main", "t", 0),
                          JETSNAP_ERROR_INVALID_PARAMETER);
         reply_done(&r);
-        ck_assert_str_eq(CALL(&r, PATH_A, INSTANCE_INTERFACE, "Get", "ssay", "main", "t", 1, "k"),
+        ck_assert_str_eq(CALL(&r, PATH_A, INSTANCE_INTERFACE, "Get", "ssay", "main", "t", 1, 'k'),
                          JETSNAP_ERROR_RECORD_NOT_FOUND);
         reply_done(&r);
         ck_assert_str_eq(CALL(&r, PATH_A, INSTANCE_INTERFACE, "Get", "su", "main", 7),
@@ -319,6 +378,7 @@ static Suite *manager_dbus_suite(void) {
         tcase_add_test(tc, test_snapshot_cycle);
         tcase_add_test(tc, test_commit_waits_for_thaw);
         tcase_add_test(tc, test_pending_commits_limit);
+        tcase_add_test(tc, test_pending_bytes_limit);
         tcase_add_test(tc, test_bad_data_calls);
         tcase_add_test(tc, test_properties);
         tcase_add_test(tc, test_introspect);
