@@ -87,10 +87,13 @@ static void on_committed(Engine *e, int r, uint64_t lsn, void *userdata) {
         /* A failed write fails the instance: tell watchers of State. */
         if (r == -EIO || r == -ENOSPC)
                 instance_emit_changed(c->instance, "State");
-        if (r < 0)
-                r = sd_bus_reply_method_errnof(c->message, r, "Commit on instance '%s' failed: %m",
-                                               c->instance->config->name);
-        else
+        if (r < 0) {
+                _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+
+                (void) bus_error_from_errno(&e, r, "Commit on instance '%s' failed: %s", c->instance->config->name,
+                                            strerror(-r));
+                r = sd_bus_reply_method_error(c->message, &e);
+        } else
                 r = sd_bus_reply_method_return(c->message, "t", lsn);
         if (r < 0)
                 log_debug("Failed to reply to Commit: %s", strerror(-r));
