@@ -88,11 +88,11 @@ static void on_committed(Engine *e, int r, uint64_t lsn, void *userdata) {
         if (r == -EIO || r == -ENOSPC)
                 instance_emit_changed(c->instance, "State");
         if (r < 0) {
-                _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+                _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
 
-                (void) bus_error_from_errno(&e, r, "Commit on instance '%s' failed: %s", c->instance->config->name,
-                                            strerror(-r));
-                r = sd_bus_reply_method_error(c->message, &e);
+                (void) bus_error_from_errno(&error, r, "Commit on instance '%s' failed: %s",
+                                            c->instance->config->name, strerror(-r));
+                r = sd_bus_reply_method_error(c->message, &error);
         } else
                 r = sd_bus_reply_method_return(c->message, "t", lsn);
         if (r < 0)
