@@ -12,9 +12,9 @@ its own record file, one JSON line per event, unbuffered:
   {"e": seq, "t": mono, "n": "D-Bus error name"}                                       failed
 
 Times are CLOCK_MONOTONIC (shared by all processes) plus CLOCK_REALTIME for
-acks. Transaction kinds (workers 3, 7, ... do B, the others A, AA, AD),
-each also setting the worker's counter
-("c"/"ctr-wNN" = seq) in every database it touches:
+acks. Transaction kinds (workers 3, 7, ... do B, the others A, AA, AD), each
+also setting the worker's counter ("c"/"ctr-wNN" = seq) in every database it
+touches:
 
   A   alpha/a1: put t/K, put x/K
   AA  alpha/a1 + alpha/a2: put t/K in both (a multi-database transaction)
