@@ -8,7 +8,8 @@
    ContinueAfterThaw was given, then End reports OSSnapshotTimeOut and ends it).
 2. A backup client with BindToCaller=true freezes and is SIGKILLed: the
    daemon aborts the session and every instance is running again within 1 s
-   of the client's death.
+   of the client's death. The same for `jetsnapctl snapshot -- COMMAND`
+   killed while COMMAND runs.
 """
 
 import os
@@ -93,6 +94,29 @@ def bound_cycle(client, bus, n):
     return thawed
 
 
+def ctl_cycle(client, bus, tmp):
+    """The same with jetsnapctl: SIGKILL it while its COMMAND runs between freeze and thaw."""
+    flag = os.path.join(tmp, "frozen")
+    env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=bus.address)
+    ctl = subprocess.Popen([os.environ["JETSNAPCTL"], "snapshot", "--", "sh", "-c", f"touch {flag}; exec sleep 600"],
+                           env=env, start_new_session=True)
+    systest.on_cleanup(lambda: ctl.poll() is None and (os.killpg(ctl.pid, signal.SIGKILL), ctl.wait()))
+    deadline = time.monotonic() + 30
+    while not os.path.exists(flag):
+        check(ctl.poll() is None, f"jetsnapctl snapshot exited {ctl.returncode} before its COMMAND ran")
+        check(time.monotonic() < deadline, "jetsnapctl snapshot never ran its COMMAND")
+        time.sleep(0.01)
+    for inst in systest.TOPOLOGY:
+        check(client.instance_state(inst) == "frozen", f"jetsnapctl cycle: {inst} not frozen during COMMAND")
+    os.killpg(ctl.pid, signal.SIGKILL)  # jetsnapctl and its COMMAND
+    ctl.wait()
+    dead = time.monotonic()
+    while not (all(client.instance_state(i) == "running" for i in systest.TOPOLOGY) and client.active_snapshot() == 0):
+        check(time.monotonic() - dead < 1.0, "jetsnapctl cycle: not thawed 1 s after jetsnapctl died")
+        time.sleep(0.01)
+    return time.monotonic() - dead
+
+
 def test():
     systest.require_root()
     systest.require_binaries()
@@ -106,6 +130,7 @@ def test():
 
     windows = [timeout_cycle(client, load, n) for n in range(4)]
     thaw_times = [bound_cycle(client, bus, n) for n in range(3)]
+    thaw_times.append(ctl_cycle(client, bus, tmp))
     load.wait_progress(100)
     load.stop()
     history = load.history()
@@ -119,7 +144,8 @@ def test():
     loadgen.verify(live, history, lower=float("inf"), exact=True, what="live daemon")
     client.close()
     systest.stop_daemon(daemon)
-    log(f"cycles: {len(windows)} timed-out freezes ({TIMEOUT_USEC} us), {len(thaw_times)} killed bound clients")
+    log(f"cycles: {len(windows)} timed-out freezes ({TIMEOUT_USEC} us), {len(thaw_times)} killed bound clients "
+        "(the last one jetsnapctl snapshot)")
     systest.report_latencies("thawed after bound client death", thaw_times)
     log(f"longest commit stall across a snapshot cycle: "
         f"{loadgen.max_stall(history, [(a, c) for a, _, c in windows]) * 1000:.1f} ms")
