@@ -105,6 +105,7 @@ static void *open_thread(void *userdata) {
                 .value_size_max = i->config->value_size_max,
                 .n_databases = i->config->n_databases,
                 .databases = i->db_configs,
+                .io = i->manager->engine_io,
         };
         uint64_t one = 1;
 

@@ -40,6 +40,7 @@ struct Manager {
         size_t n_instances;
         unsigned n_opening;
 
+        const EngineIO *engine_io;      /* NULL: the engine's default; tests inject faults through it */
         Session *session;               /* the one session, or NULL */
         AuthCache auth;
         SnapshotIds ids;

@@ -26,6 +26,8 @@
 #define PATH_A "/org/jetsnap1/instance/a"
 
 static char dir[] = "/tmp/test-manager-dbus-XXXXXX";
+static bool fail_b_archive;
+static EngineIO faulty_io;
 static Manager *manager;
 static sd_bus *client;
 
@@ -102,6 +104,16 @@ static void reply_done(Reply *r) {
         r->message = sd_bus_message_unref(r->message);
 }
 
+/* Fails the rename that archives instance b's jet.log (what a freeze does) while fail_b_archive is set. */
+static int faulty_rename(void *userdata, const char *from, const char *to) {
+        const char *suffix = "/b/logs/jet.log";
+        size_t n = strlen(from), k = strlen(suffix);
+
+        if (fail_b_archive && n >= k && streq(from + n - k, suffix))
+                return -EIO;
+        return engine_io_default.rename(engine_io_default.userdata, from, to);
+}
+
 static void setup(void) {
         _cleanup_free_ char *yaml = NULL, *message = NULL;
         sd_bus *server = NULL;
@@ -121,11 +133,20 @@ static void setup(void) {
                 "    path: %s/a\n"
                 "    databases:\n"
                 "      - name: main\n"
-                "        path: %s/a/main.jdb\n",
-                dir, dir);
+                "        path: %s/a/main.jdb\n"
+                "  - name: b\n"
+                "    path: %s/b\n"
+                "    databases:\n"
+                "      - name: main\n"
+                "        path: %s/b/main.jdb\n",
+                dir, dir, dir, dir);
         fclose(f);
         ck_assert_int_eq(config_load(path, dir, &config, &message), 0);
         ck_assert_int_eq(manager_new(config, dir, false, &manager), 0);
+        faulty_io = engine_io_default;
+        faulty_io.rename = faulty_rename;
+        fail_b_archive = false;
+        manager->engine_io = &faulty_io;
 
         ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
         ck_assert_int_eq(sd_id128_randomize(&id), 0);
@@ -143,7 +164,8 @@ static void setup(void) {
         ck_assert_int_ge(sd_bus_start(client), 0);
         ck_assert_int_ge(sd_bus_attach_event(client, manager->event, SD_EVENT_PRIORITY_NORMAL), 0);
 
-        for (uint64_t deadline = now_usec() + 60 * USEC_PER_SEC; !instance_is_running(manager->instances[0]);) {
+        for (uint64_t deadline = now_usec() + 60 * USEC_PER_SEC;
+             !instance_is_running(manager->instances[0]) || !instance_is_running(manager->instances[1]);) {
                 ck_assert_uint_lt(now_usec(), deadline);
                 ck_assert_int_ge(sd_event_run(manager->event, 10 * USEC_PER_MSEC), 0);
         }
@@ -192,6 +214,35 @@ START_TEST(test_snapshot_cycle) {
         ck_assert_ptr_null(MANAGER(&r, "End", "tu", id, (uint32_t) 0));
         reply_done(&r);
         ck_assert_str_eq(MANAGER(&r, "End", "tu", id, (uint32_t) 0), JETSNAP_ERROR_INVALID_SNAP_ID);
+        reply_done(&r);
+        ck_assert_ptr_null(manager->session);
+}
+END_TEST
+
+/* One instance fails to freeze: the other one, frozen already, is thawed and runs on; nothing is recorded. */
+START_TEST(test_failed_freeze_thaws_the_others) {
+        Reply r, commit;
+        uint64_t id;
+
+        ck_assert_ptr_null(MANAGER(&r, "Prepare", "u", (uint32_t) 0x4));
+        ck_assert_int_ge(sd_bus_message_read(r.message, "t", &id), 0);
+        reply_done(&r);
+        fail_b_archive = true;
+        ck_assert_ptr_nonnull(MANAGER(&r, "Freeze", "tu", id, (uint32_t) 0));
+        ck_assert_ptr_nonnull(strstr(sd_bus_message_get_error(r.message)->message, "'b'"));
+        reply_done(&r);
+        fail_b_archive = false;
+        ck_assert_int_eq(manager->session->snapshot->state, SNAPSHOT_FREEZE_FAILED);
+        ck_assert_int_eq(instance_get_state(manager->instances[0]), INSTANCE_RUNNING);
+
+        commit_async(&commit, "after", "1", 1);
+        run_until(&commit.done);
+        ck_assert_ptr_null(sd_bus_message_get_error(commit.message));
+        reply_done(&commit);
+
+        ck_assert_str_eq(MANAGER(&r, "Thaw", "tu", id, (uint32_t) 0), JETSNAP_ERROR_INVALID_SEQUENCE);
+        reply_done(&r);
+        ck_assert_ptr_null(MANAGER(&r, "End", "tu", id, (uint32_t) 0));
         reply_done(&r);
         ck_assert_ptr_null(manager->session);
 }
@@ -376,6 +427,7 @@ static Suite *manager_dbus_suite(void) {
         tcase_add_checked_fixture(tc, setup, teardown);
         tcase_set_timeout(tc, 60);
         tcase_add_test(tc, test_snapshot_cycle);
+        tcase_add_test(tc, test_failed_freeze_thaws_the_others);
         tcase_add_test(tc, test_commit_waits_for_thaw);
         tcase_add_test(tc, test_pending_commits_limit);
         tcase_add_test(tc, test_pending_bytes_limit);
