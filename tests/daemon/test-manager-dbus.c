@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "bus-errors.h"
 #include "bus-introspect.h"
@@ -27,6 +28,7 @@
 
 static char dir[] = "/tmp/test-manager-dbus-XXXXXX";
 static bool fail_b_archive;
+static volatile int hang_b_archive;     /* set: b's archive rename blocks (on the engine's writer thread) */
 static EngineIO faulty_io;
 static Manager *manager;
 static sd_bus *client;
@@ -111,6 +113,8 @@ static int faulty_rename(void *userdata, const char *from, const char *to) {
 
         if (fail_b_archive && n >= k && streq(from + n - k, suffix))
                 return -EIO;
+        while (hang_b_archive && n >= k && streq(from + n - k, suffix))
+                (void) usleep(1000);
         return engine_io_default.rename(engine_io_default.userdata, from, to);
 }
 
@@ -146,6 +150,7 @@ static void setup(void) {
         faulty_io = engine_io_default;
         faulty_io.rename = faulty_rename;
         fail_b_archive = false;
+        hang_b_archive = 0;
         manager->engine_io = &faulty_io;
 
         ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
@@ -174,6 +179,7 @@ static void setup(void) {
 static void teardown(void) {
         char cmd[128];
 
+        hang_b_archive = 0;
         client = sd_bus_flush_close_unref(client);
         manager = manager_free(manager);
         snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
@@ -245,6 +251,38 @@ START_TEST(test_failed_freeze_thaws_the_others) {
         ck_assert_ptr_null(MANAGER(&r, "End", "tu", id, (uint32_t) 0));
         reply_done(&r);
         ck_assert_ptr_null(manager->session);
+}
+END_TEST
+
+/* A freeze that hangs (a stuck disk) still ends with its timeout: Freeze answers TimeOut, the rest is thawed. */
+START_TEST(test_hung_freeze_times_out) {
+        Reply r, freeze;
+        uint64_t id;
+
+        ck_assert_ptr_null(MANAGER(&r, "PrepareWithOptions", "ua{sv}", (uint32_t) 0x4, 1, "TimeoutUSec", "t",
+                                   (uint64_t) (200 * USEC_PER_MSEC)));
+        ck_assert_int_ge(sd_bus_message_read(r.message, "t", &id), 0);
+        reply_done(&r);
+        hang_b_archive = 1;
+        call_async(&freeze, MANAGER_PATH, MANAGER_INTERFACE, "Freeze", "tu", id, (uint32_t) 0);
+        run_until(&freeze.done);
+        ck_assert_str_eq(sd_bus_message_get_error(freeze.message)->name, JETSNAP_ERROR_TIME_OUT);
+        reply_done(&freeze);
+        ck_assert_int_eq(manager->session->snapshot->state, SNAPSHOT_TIMED_OUT);
+        ck_assert_int_eq(instance_get_state(manager->instances[0]), INSTANCE_RUNNING);
+
+        hang_b_archive = 0;
+        ck_assert_str_eq(MANAGER(&r, "Thaw", "tu", id, (uint32_t) 0), JETSNAP_ERROR_TIME_OUT);
+        reply_done(&r);
+        ck_assert_str_eq(MANAGER(&r, "End", "tu", id, (uint32_t) 0), JETSNAP_ERROR_TIME_OUT);
+        reply_done(&r);
+        ck_assert_str_eq(MANAGER(&r, "End", "tu", id, (uint32_t) 0), JETSNAP_ERROR_INVALID_SNAP_ID);
+        reply_done(&r);
+        /* Once the disk answers, b runs on as well. */
+        for (uint64_t deadline = now_usec() + 60 * USEC_PER_SEC; !instance_is_running(manager->instances[1]);) {
+                ck_assert_uint_lt(now_usec(), deadline);
+                ck_assert_int_ge(sd_event_run(manager->event, 10 * USEC_PER_MSEC), 0);
+        }
 }
 END_TEST
 
@@ -428,6 +466,7 @@ static Suite *manager_dbus_suite(void) {
         tcase_set_timeout(tc, 60);
         tcase_add_test(tc, test_snapshot_cycle);
         tcase_add_test(tc, test_failed_freeze_thaws_the_others);
+        tcase_add_test(tc, test_hung_freeze_times_out);
         tcase_add_test(tc, test_commit_waits_for_thaw);
         tcase_add_test(tc, test_pending_commits_limit);
         tcase_add_test(tc, test_pending_bytes_limit);
