@@ -29,6 +29,7 @@
 static char dir[] = "/tmp/test-manager-dbus-XXXXXX";
 static bool fail_b_archive;
 static volatile int hang_b_archive;     /* set: b's archive rename blocks (on the engine's writer thread) */
+static volatile int hang_b_open;        /* set: opening b's files blocks (on its recovery thread) */
 static EngineIO faulty_io;
 static Manager *manager;
 static sd_bus *client;
@@ -118,7 +119,16 @@ static int faulty_rename(void *userdata, const char *from, const char *to) {
         return engine_io_default.rename(engine_io_default.userdata, from, to);
 }
 
-static void setup(void) {
+static int faulty_open(void *userdata, const char *path, int flags, mode_t mode) {
+        char prefix[128];
+
+        snprintf(prefix, sizeof(prefix), "%s/b/", dir);
+        while (hang_b_open && strncmp(path, prefix, strlen(prefix)) == 0)
+                (void) usleep(1000);
+        return engine_io_default.open(engine_io_default.userdata, path, flags, mode);
+}
+
+static void start(bool recovering_b) {
         _cleanup_free_ char *yaml = NULL, *message = NULL;
         sd_bus *server = NULL;
         Config *config = NULL;
@@ -149,8 +159,10 @@ static void setup(void) {
         ck_assert_int_eq(manager_new(config, dir, false, &manager), 0);
         faulty_io = engine_io_default;
         faulty_io.rename = faulty_rename;
+        faulty_io.open = faulty_open;
         fail_b_archive = false;
         hang_b_archive = 0;
+        hang_b_open = recovering_b;
         manager->engine_io = &faulty_io;
 
         ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
@@ -170,16 +182,26 @@ static void setup(void) {
         ck_assert_int_ge(sd_bus_attach_event(client, manager->event, SD_EVENT_PRIORITY_NORMAL), 0);
 
         for (uint64_t deadline = now_usec() + 60 * USEC_PER_SEC;
-             !instance_is_running(manager->instances[0]) || !instance_is_running(manager->instances[1]);) {
+             !instance_is_running(manager->instances[0]) ||
+             (!recovering_b && !instance_is_running(manager->instances[1]));) {
                 ck_assert_uint_lt(now_usec(), deadline);
                 ck_assert_int_ge(sd_event_run(manager->event, 10 * USEC_PER_MSEC), 0);
         }
+}
+
+static void setup(void) {
+        start(false);
+}
+
+static void setup_recovering(void) {
+        start(true);
 }
 
 static void teardown(void) {
         char cmd[128];
 
         hang_b_archive = 0;
+        hang_b_open = 0;
         client = sd_bus_flush_close_unref(client);
         manager = manager_free(manager);
         snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
@@ -283,6 +305,48 @@ START_TEST(test_hung_freeze_times_out) {
                 ck_assert_uint_lt(now_usec(), deadline);
                 ck_assert_int_ge(sd_event_run(manager->event, 10 * USEC_PER_MSEC), 0);
         }
+}
+END_TEST
+
+/* An instance still recovering: visible as such, left out of a session, data calls refused with a reason. */
+START_TEST(test_recovering_instance) {
+        Reply r;
+        const char *state;
+        uint64_t id;
+
+        ck_assert_int_eq(instance_get_state(manager->instances[1]), INSTANCE_RECOVERING);
+        ck_assert_ptr_null(CALL(&r, "/org/jetsnap1/instance/b", "org.freedesktop.DBus.Properties", "Get", "ss",
+                                INSTANCE_INTERFACE, "State"));
+        ck_assert_int_ge(sd_bus_message_read(r.message, "v", "s", &state), 0);
+        ck_assert_str_eq(state, "recovering");
+        reply_done(&r);
+        ck_assert_str_eq(CALL(&r, "/org/jetsnap1/instance/b", INSTANCE_INTERFACE, "Get", "ssay", "main", "t", 1, 'k'),
+                         JETSNAP_ERROR_NOT_ALLOWED);
+        reply_done(&r);
+
+        ck_assert_ptr_null(MANAGER(&r, "Prepare", "u", (uint32_t) 0x4));
+        ck_assert_int_ge(sd_bus_message_read(r.message, "t", &id), 0);
+        reply_done(&r);
+        ck_assert_uint_eq(manager->session->snapshot->n_instances, 1);
+        ck_assert_str_eq(manager->session->snapshot->instances[0], "a");
+        ck_assert_ptr_null(MANAGER(&r, "Abort", "tu", id, (uint32_t) 0));
+        reply_done(&r);
+        ck_assert_ptr_null(MANAGER(&r, "Prepare", "u", (uint32_t) 0xc));
+        ck_assert_int_ge(sd_bus_message_read(r.message, "t", &id), 0);
+        reply_done(&r);
+        ck_assert_str_eq(MANAGER(&r, "PrepareInstance", "tsu", id, "b", (uint32_t) 0), JETSNAP_ERROR_NOT_ALLOWED);
+        reply_done(&r);
+        ck_assert_ptr_null(MANAGER(&r, "Abort", "tu", id, (uint32_t) 0));
+        reply_done(&r);
+
+        hang_b_open = 0;
+        for (uint64_t deadline = now_usec() + 60 * USEC_PER_SEC; !instance_is_running(manager->instances[1]);) {
+                ck_assert_uint_lt(now_usec(), deadline);
+                ck_assert_int_ge(sd_event_run(manager->event, 10 * USEC_PER_MSEC), 0);
+        }
+        ck_assert_str_eq(CALL(&r, "/org/jetsnap1/instance/b", INSTANCE_INTERFACE, "Get", "ssay", "main", "t", 1, 'k'),
+                         JETSNAP_ERROR_RECORD_NOT_FOUND);
+        reply_done(&r);
 }
 END_TEST
 
@@ -473,6 +537,12 @@ static Suite *manager_dbus_suite(void) {
         tcase_add_test(tc, test_bad_data_calls);
         tcase_add_test(tc, test_properties);
         tcase_add_test(tc, test_introspect);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("Recovery");
+        tcase_add_checked_fixture(tc, setup_recovering, teardown);
+        tcase_set_timeout(tc, 60);
+        tcase_add_test(tc, test_recovering_instance);
         suite_add_tcase(s, tc);
         return s;
 }
