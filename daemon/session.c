@@ -234,9 +234,16 @@ static int on_freeze_timeout(sd_event_source *source, uint64_t usec, void *userd
         snapshot_timeout(s->snapshot, &step);
         if (!(step.actions & SNAPSHOT_ACTION_THAW))
                 return 0;
-        log_session(s, LOG_WARNING, JETSNAP_MESSAGE_TIMEOUT,
-                    "Snapshot %" PRIu64 " timed out: frozen longer than %s, thawing", s->snapshot->id,
-                    format_duration(buf, sizeof(buf), s->timeout_usec));
+        if (s->freeze_call)
+                log_session(s, LOG_WARNING, JETSNAP_MESSAGE_TIMEOUT,
+                            "Snapshot %" PRIu64 " timed out: freezing took longer than %s, thawing",
+                            s->snapshot->id,
+                            format_duration(buf, sizeof(buf),
+                                            MAX(s->timeout_usec, s->manager->config->freeze_timeout_usec)));
+        else
+                log_session(s, LOG_WARNING, JETSNAP_MESSAGE_TIMEOUT,
+                            "Snapshot %" PRIu64 " timed out: frozen longer than %s, thawing", s->snapshot->id,
+                            format_duration(buf, sizeof(buf), s->timeout_usec));
         session_thaw(s);
         if (s->freeze_call) {
                 /* The freeze itself hung (a stuck fdatasync): answer now, not when the engine comes back. */
@@ -249,15 +256,18 @@ static int on_freeze_timeout(sd_event_source *source, uint64_t usec, void *userd
 }
 
 /*
- * The freeze window: a freeze never outlives the timeout, counted from
- * Freeze, so a hung freeze times out too. Timeout 0 is armed once frozen
- * instead, so that "time out at once" deterministically means: Freeze
- * succeeds, and the instances thaw right after.
+ * The freeze window (ese-semantics.md, Freeze step 6): the timer starts
+ * once every instance is frozen, so TimeoutUSec bounds the time the
+ * instances stay frozen and "0" means: Freeze succeeds, then they thaw at
+ * once. While the freeze itself is in progress a guard of the larger of
+ * the session's and the daemon's timeout runs instead, so a freeze that
+ * hangs (a stuck fdatasync) still cannot outlive its limit, while a tiny
+ * TimeoutUSec does not make Freeze fail merely because the last log write
+ * took longer than it.
  */
-static int session_arm_freeze_timer(Session *s) {
-        if (s->freeze_timer)
-                return 0;
-        return sd_event_add_time_relative(s->manager->event, &s->freeze_timer, CLOCK_MONOTONIC, s->timeout_usec, 1,
+static int session_arm_freeze_timer(Session *s, uint64_t usec) {
+        s->freeze_timer = sd_event_source_disable_unref(s->freeze_timer);
+        return sd_event_add_time_relative(s->manager->event, &s->freeze_timer, CLOCK_MONOTONIC, usec, 1,
                                           on_freeze_timeout, s);
 }
 
@@ -345,7 +355,7 @@ static void session_freeze_complete(Session *s) {
         }
 
         s->frozen_usec = now_usec(CLOCK_REALTIME);
-        r = session_arm_freeze_timer(s);
+        r = session_arm_freeze_timer(s, s->timeout_usec);
         if (r < 0) {
                 /* Without a timer the freeze could outlive its limit: refuse rather than risk it. */
                 log_error_errno(r, "Failed to arm the freeze timer: %m");
@@ -433,13 +443,11 @@ static int session_freeze(Session *s, sd_bus_message *call, sd_bus_error *error)
                 return r;
         }
 
-        if (s->timeout_usec > 0) {
-                r = session_arm_freeze_timer(s);
-                if (r < 0) {
-                        (void) snapshot_freeze_finished(s->snapshot, false, &step);
-                        session_emit_changed(s);
-                        return log_error_errno(r, "Failed to arm the freeze timer: %m");
-                }
+        r = session_arm_freeze_timer(s, MAX(s->timeout_usec, s->manager->config->freeze_timeout_usec));
+        if (r < 0) {
+                (void) snapshot_freeze_finished(s->snapshot, false, &step);
+                session_emit_changed(s);
+                return log_error_errno(r, "Failed to arm the freeze timer: %m");
         }
         log_session(s, LOG_INFO, JETSNAP_MESSAGE_FREEZE_START, "Snapshot %" PRIu64 ": freezing %zu instance(s)",
                     s->snapshot->id, s->n_members);
