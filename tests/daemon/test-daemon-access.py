@@ -103,7 +103,10 @@ class Access(unittest.TestCase):
                        ["Prepare", "Freeze", "CommitMail", "GetMail", "CommitPrivate", "ScanPrivate"])
             # The policy lets data calls through to the daemon, which checks the groups.
             got = calls(env, NOBODY_BACKUP)
-            self.check(got, ["CommitMail", "GetMail"], ["CommitPrivate", "ScanPrivate"])
+            self.check(got, ["Prepare", "Freeze", "CommitMail", "GetMail"], ["CommitPrivate", "ScanPrivate"])
+            # snapshot.allowed-groups is the contract: the bus policy must not refuse its members.
+            self.assertEqual(got["Prepare"], None)
+            self.assertEqual(got["Abort"], None)
             self.assertEqual(got["CommitMail"], None)
             got = calls(env, ROOT)
             self.assertEqual([k for k, v in got.items() if v == ACCESS_DENIED], [])
