@@ -508,6 +508,101 @@ START_TEST(test_thaw_releases_before_next_freeze) {
 }
 END_TEST
 
+/*
+ * engine_close() drains in every state: whatever state it finds (running
+ * with a queue, freezing, frozen, just thawed, thawed while freezing,
+ * failed), it returns, every queued commit gets its callback, and what was
+ * acknowledged is there after a reopen.
+ */
+enum {
+        CLOSE_RUNNING,
+        CLOSE_FREEZING,
+        CLOSE_FROZEN,
+        CLOSE_JUST_THAWED,
+        CLOSE_THAWED_FREEZING,
+        CLOSE_REFROZEN,
+        CLOSE_FAILED,
+        _CLOSE_MAX,
+};
+
+typedef struct CommitTally {
+        int acked, failed, last_error;
+} CommitTally;
+
+static void on_commit_tally(Engine *e, int r, uint64_t lsn, void *userdata) {
+        CommitTally *t = userdata;
+        if (r == 0)
+                t->acked++;
+        else {
+                t->failed++;
+                t->last_error = r;
+        }
+}
+
+START_TEST(test_close_in_every_state) {
+        Engine *e = test_open(&tc.config);
+        CommitTally tally = {};
+        FreezeResult f = {};
+        int refused = 0, r;
+        char key[32];
+
+        ck_assert_int_eq(test_put(e, "a", "t", "before", "1", NULL), 0);
+        switch (_i % _CLOSE_MAX) {
+        case CLOSE_FREEZING:
+        case CLOSE_THAWED_FREEZING:
+                ck_assert_int_eq(engine_freeze(e, on_freeze, &f), 0);
+                break;
+        case CLOSE_FROZEN:
+        case CLOSE_JUST_THAWED:
+        case CLOSE_REFROZEN:
+                (void) freeze(e);
+                break;
+        case CLOSE_FAILED:
+                fio.fail_error = -EIO;
+                fio.persistent = true;
+                fio.fail_at = atomic_load(&fio.calls) + 1;
+                break;
+        }
+        for (int k = 0; k < 50; k++) {
+                EngineOp op = { .kind = ENGINE_OP_PUT, .database = k % 2 ? "a" : "b", .table = "t", .key = key,
+                                .key_size = (size_t) snprintf(key, sizeof(key), "q%d", k), .value = "v",
+                                .value_size = 1 };
+                r = engine_commit(e, &op, 1, on_commit_tally, &tally);
+                if (r == -EIO && _i % _CLOSE_MAX == CLOSE_FAILED)
+                        refused++; /* the checkpointer may have failed the engine already */
+                else
+                        ck_assert_int_eq(r, 0);
+        }
+        switch (_i % _CLOSE_MAX) {
+        case CLOSE_JUST_THAWED:
+        case CLOSE_THAWED_FREEZING:
+                ck_assert_int_eq(engine_thaw(e), 0);
+                break;
+        case CLOSE_REFROZEN:
+                ck_assert_int_eq(engine_thaw(e), 0);
+                ck_assert_int_eq(engine_freeze(e, on_freeze, &f), 0);
+                break;
+        }
+        e = engine_close(e);
+        ck_assert_int_eq(tally.acked + tally.failed + refused, 50);
+        if (_i % _CLOSE_MAX == CLOSE_FAILED) {
+                ck_assert_int_eq(tally.acked, 0);
+                if (tally.failed > 0)
+                        ck_assert_int_eq(tally.last_error, -EIO);
+                fio.fail_at = 0;
+        } else
+                ck_assert_int_eq(tally.acked, 50);
+
+        e = test_open(&tc.config);
+        assert_value(e, "a", "t", "before", "1");
+        for (int k = 0; k < 50 && _i % _CLOSE_MAX != CLOSE_FAILED; k++) {
+                snprintf(key, sizeof(key), "q%d", k);
+                assert_value(e, k % 2 ? "a" : "b", "t", key, "v");
+        }
+        e = engine_close(e);
+}
+END_TEST
+
 static Suite *snapshot_suite(void) {
         Suite *s = suite_create("engine-snapshot");
         TCase *tc_freeze = tcase_create("Freeze");
@@ -518,6 +613,7 @@ static Suite *snapshot_suite(void) {
         tcase_add_test(tc_freeze, test_close_while_frozen);
         tcase_add_test(tc_freeze, test_freeze_thaw_under_load);
         tcase_add_test(tc_freeze, test_thaw_releases_before_next_freeze);
+        tcase_add_loop_test(tc_freeze, test_close_in_every_state, 0, 20 * _CLOSE_MAX);
         suite_add_tcase(s, tc_freeze);
 
         TCase *tc_logs = tcase_create("Logs");
