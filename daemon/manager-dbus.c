@@ -308,7 +308,7 @@ static int property_get(sd_bus *bus, const char *path, const char *interface, co
         if (streq(property, "ActiveSnapshotId"))
                 return sd_bus_message_append(reply, "t", session_active(m) ? m->session->snapshot->id : UINT64_C(0));
         return sd_bus_message_append(reply, "s",
-                                     session_active(m) ? snapshot_state_to_string(m->session->snapshot->state) : "");
+                                     session_active(m) ? snapshot_state_to_public_string(m->session->snapshot->state) : "");
 }
 
 /* Authorization is ours (auth.c), not sd-bus's capability check: every method is UNPRIVILEGED here. */

@@ -93,7 +93,7 @@ static int property_get(sd_bus *bus, const char *path, const char *interface, co
         if (streq(property, "Id"))
                 return sd_bus_message_append(reply, "t", s->snapshot->id);
         if (streq(property, "State"))
-                return sd_bus_message_append(reply, "s", snapshot_state_to_string(s->snapshot->state));
+                return sd_bus_message_append(reply, "s", snapshot_state_to_public_string(s->snapshot->state));
         if (streq(property, "Flags"))
                 return sd_bus_message_append(reply, "u", s->snapshot->flags);
         if (streq(property, "Owner"))

@@ -119,6 +119,16 @@ const char *snapshot_state_to_string(SnapshotState s) {
         return state_names[s];
 }
 
+/*
+ * The State the bus shows: the six states of ese-semantics.md. "freezing"
+ * is ours (a freeze in progress); as in ESE, whose session stays in its
+ * prepare state until the freeze has succeeded, clients see "prepared"
+ * until the instances have frozen, then "frozen" or "freeze-failed".
+ */
+const char *snapshot_state_to_public_string(SnapshotState s) {
+        return snapshot_state_to_string(s == SNAPSHOT_FREEZING ? SNAPSHOT_PREPARED : s);
+}
+
 SnapshotState snapshot_state_from_string(const char *s) {
         for (size_t i = 0; s && i < _SNAPSHOT_STATE_MAX; i++)
                 if (streq(state_names[i], s))

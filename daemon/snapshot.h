@@ -84,6 +84,7 @@ typedef struct SnapshotCallArgs {
 } SnapshotCallArgs;
 
 const char *snapshot_state_to_string(SnapshotState s);
+const char *snapshot_state_to_public_string(SnapshotState s);
 SnapshotState snapshot_state_from_string(const char *s);
 const char *snapshot_call_to_string(SnapshotCall c);
 

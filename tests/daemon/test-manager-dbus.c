@@ -285,6 +285,7 @@ END_TEST
  */
 START_TEST(test_hung_freeze_times_out) {
         Reply r, freeze;
+        const char *state;
         uint64_t id;
 
         ck_assert_ptr_null(MANAGER(&r, "PrepareWithOptions", "ua{sv}", (uint32_t) 0x4, 1, "TimeoutUSec", "t",
@@ -293,6 +294,13 @@ START_TEST(test_hung_freeze_times_out) {
         reply_done(&r);
         hang_b_archive = 1;
         call_async(&freeze, MANAGER_PATH, MANAGER_INTERFACE, "Freeze", "tu", id, (uint32_t) 0);
+        /* While the freeze is in progress the bus shows one of the six states of ese-semantics.md. */
+        ck_assert_ptr_null(CALL(&r, MANAGER_PATH, "org.freedesktop.DBus.Properties", "Get", "ss",
+                                MANAGER_INTERFACE, "ActiveSnapshotState"));
+        ck_assert_int_eq(manager->session->snapshot->state, SNAPSHOT_FREEZING);
+        ck_assert_int_ge(sd_bus_message_read(r.message, "v", "s", &state), 0);
+        ck_assert_str_eq(state, "prepared");
+        reply_done(&r);
         run_until(&freeze.done);
         ck_assert_str_eq(sd_bus_message_get_error(freeze.message)->name, JETSNAP_ERROR_TIME_OUT);
         reply_done(&freeze);
