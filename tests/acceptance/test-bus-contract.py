@@ -431,5 +431,37 @@ class Restart(unittest.TestCase):
             c.close()
 
 
+class FailedInstance(unittest.TestCase):
+    def test_not_running_instance(self):
+        """ese-semantics.md: left out silently without ExplicitPrepare; PrepareInstance says NotAllowed."""
+        with jetsnaptest.Env(config=config()) as env:
+            c = Client(env.bus.address)
+            c.commit("beta", [("p", "main", "t", b"k", b"v")])
+            c.close()
+            env.daemon.stop()
+            with open(os.path.join(env.dir, "beta", "jet.chk"), "r+b") as f:
+                f.write(b"\xa5" * max(os.fstat(f.fileno()).st_size, 64))
+            env.daemon.start()
+            c = Client(env.bus.address)
+            self.assertEqual(str(c.iprop("beta", "State")), "failed")
+            self.assertEqual(str(c.iprop("alpha", "State")), "running")
+            sid = c.prepare(EXPLICIT | CONTINUE)
+            self.assertEqual(c.err("PrepareInstance", t(sid), s("beta"), u(0)), NOT_ALLOWED)
+            c.call("PrepareInstance", t(sid), s("alpha"), u(0))
+            c.call("Abort", t(sid), u(0))
+            sid = c.prepare(CONTINUE)
+            path = "/org/jetsnap1/snapshot/%d" % sid
+            self.assertEqual(sorted(map(str, c.prop("Instances", path=path, iface=SNAPSHOT))), ["alpha", "gamma"])
+            info = c.freeze(sid)
+            self.assertEqual(sorted(str(i[1]) for i in info), ["alpha", "gamma"])
+            c.call("Thaw", t(sid), u(0))
+            self.assertEqual(c.err("TruncateLogInstance", t(sid), s("beta"), u(1)), INVALID_PARAMETER)
+            c.call("End", t(sid), u(0))
+            self.assertIsNotNone(c.err("Get", "main", "t", dbus.ByteArray(b"k"), path=c.ipath("beta"),
+                                       iface=INSTANCE))
+            self.assertIsNone(env.daemon.proc.poll())
+            c.close()
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
