@@ -14,6 +14,7 @@
 
 #include "baseline.h"
 #include "engine.h"
+#include "parse-util.h"
 
 #define ENGINE_DIR "engine"
 
@@ -23,15 +24,17 @@ static unsigned arg_threads[8] = { 1, 8 };
 static size_t arg_n_threads = 2;
 static unsigned arg_rounds = 3;
 static const char *arg_only = NULL;
+static uint64_t arg_log_file_size = 0;
 
 static void help(void) {
-        printf("bench-engine -d DIR [-t SECONDS] [-r ROUNDS] [-c N[,N...]]\n\n"
+        printf("bench-engine -d DIR [-t SECONDS] [-r ROUNDS] [-c N[,N...]] [-l SIZE]\n\n"
                "Durable one-row commits from N threads: the engine in-process (engine_commit_wait)\n"
                "against SQLite WAL (FULL, NORMAL), LMDB and write+fdatasync, all in DIR.\n"
                "  -d DIR       work directory (emptied of our files before each data point)\n"
                "  -t SECONDS   duration of each data point (default 3)\n"
                "  -r ROUNDS    split it into rounds, all systems in turn (default 3)\n"
                "  --only TEXT  run only the systems whose name contains TEXT (for profiling)\n"
+               "  -l SIZE      log-file-size of the engine (default: the engine's, as jetsnapd uses it)\n"
                "  -c LIST      thread counts (default 1,8)\n");
 }
 
@@ -43,7 +46,7 @@ static int parse_argv(int argc, char *argv[]) {
         };
         int c;
 
-        while ((c = getopt_long(argc, argv, "hd:t:r:c:", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, "hd:t:r:c:l:", options, NULL)) >= 0)
                 switch (c) {
                 case 'h':
                         help();
@@ -59,6 +62,12 @@ static int parse_argv(int argc, char *argv[]) {
                         break;
                 case 'O':
                         arg_only = optarg;
+                        break;
+                case 'l':
+                        if (parse_size(optarg, &arg_log_file_size) < 0) {
+                                fprintf(stderr, "Invalid size: %s\n", optarg);
+                                return -EINVAL;
+                        }
                         break;
                 case 'c':
                         arg_n_threads = 0;
@@ -121,6 +130,7 @@ static int engine_start(const char *dir, Engine **ret) {
         EngineConfig config = {
                 .name = "bench",
                 .path = path,
+                .log_file_size = arg_log_file_size,
                 .n_databases = 1,
                 .databases = &dbc,
         };

@@ -42,10 +42,10 @@ fi
 ninja -C "$build" >/dev/null
 
 if [ "$quick" = 1 ]; then
-        secs=1; recovery_mib=128; cycles=20; btrfs_cycles=20; idle=3
+        secs=1; rounds=2; recovery_mib=128; cycles=20; btrfs_cycles=20; idle=3
 else
         # A Btrfs loop-device cycle takes ten times longer than an ext4 one.
-        secs=3; recovery_mib=1024; cycles=100; btrfs_cycles=50; idle=10
+        secs=5; rounds=5; recovery_mib=1024; cycles=100; btrfs_cycles=50; idle=10
 fi
 
 work=${dir:-$(mktemp -d "${BENCH_DIR:-/var/tmp}/jetsnap-bench.XXXXXX")}
@@ -97,14 +97,14 @@ echo "# file system: $(df -T "$work" | awk 'NR==2 {print $2 " on " $1}') ($work)
 echo "# load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 if [ -x "$b/bench-engine" ]; then
-        step "$b/bench-engine" -d "$work/engine" -t "$secs"
+        step "$b/bench-engine" -d "$work/engine" -t "$secs" -r "$rounds"
         step "$b/bench-recovery" -d "$work/recovery" -s "$recovery_mib"
 else
         echo "bench-engine/bench-recovery not built (no dep_engine)"
 fi
 
 step "$with_daemon" --policy open --config "$(config commit 1 "$work/commit")" -- \
-        "$b/bench-commit" -d "$work/commit/baseline" -t "$secs" -c 1,8,32
+        "$b/bench-commit" -d "$work/commit/baseline" -t "$secs" -r "$rounds" -c 1,8,32
 
 # The same with the instance and the baselines on tmpfs: fdatasync is free there, so this is the
 # CPU ceiling of the bus path (client, dbus-daemon, jetsnapd) on this machine, not a durable result.
@@ -112,7 +112,7 @@ if [ -d /dev/shm ]; then
         shm=$(mktemp -d /dev/shm/jetsnap-bench.XXXXXX)
         echo "# tmpfs, not durable: the ceiling of the bus path without IO"
         step "$with_daemon" --policy open --config "$(config shm 1 "$shm")" -- \
-                "$b/bench-commit" -d "$shm/baseline" -t "$secs" -c 8
+                "$b/bench-commit" -d "$shm/baseline" -t "$secs" -r "$rounds" -c 8
         rm -rf "$shm"
         shm=
 fi
