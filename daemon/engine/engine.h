@@ -390,7 +390,13 @@ const char *engine_get_name(Engine *e);
  * engine_verify(): "checkpoint: <path> ok (generation <n>)", the header
  * lines, "database: <path> ok" per database listed in jet.chk, problems as
  * "error: <file>: offset <n>: <what>", and finally "result: ok" or
- * "result: corrupt".
+ * "result: corrupt" (-EBADMSG). A generation missing from the checkpoint's
+ * on (recovery would refuse) is corruption; older ones are a "note: ".
+ * Absence is not corruption: a missing directory, or one with neither
+ * jet.chk nor log files, returns -ENOENT (-ENOTDIR for a file) with one
+ * "error: " line saying so and no "result: " line; so does a file that
+ * cannot be read at all (-EACCES, -EIO...). The other tools follow the same
+ * rule: -EBADMSG only for damage they read.
  *
  * engine_recover_offline() prints
  *     recovered: <dir> checkpoint-generation=<n> next-generation=<n>

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "engine-internal.h"
 
@@ -41,7 +42,10 @@ int engine_dump_checkpoint(const char *instance_dir, FILE *f) {
                 return -ENOMEM;
         r = checkpoint_read(&engine_io_default, path, &c, &msg);
         if (r < 0) {
-                fprintf(f, "error: %s\n", msg ?: strerror(-r));
+                if (msg)
+                        fprintf(f, "error: %s\n", msg);
+                else
+                        fprintf(f, "error: %s: %s\n", path, strerror(-r));
                 return r;
         }
         fprintf(f, "file: %s\n", path);
@@ -93,8 +97,14 @@ static bool is_current(const char *path) {
         return streq(s ? s + 1 : path, "jet.log");
 }
 
-/* Checks headers and their chain; prints one line per file when f. Returns -EBADMSG if anything is wrong. */
-static int check_headers(const char *instance_dir, const uint8_t *signature, FILE *f, bool records);
+/*
+ * Checks headers and their chain, and with `records` every record; prints one line per file. needed_from
+ * (0: unknown) is the checkpoint's generation: from there on recovery needs every generation, so a gap is an
+ * error, below it a note. Returns -EBADMSG if anything is wrong, another negative errno if a file could not
+ * be read at all.
+ */
+static int check_headers(const char *instance_dir, const uint8_t *signature, uint32_t needed_from, FILE *f,
+                         bool records);
 
 typedef struct DumpContext {
         FILE *f;
@@ -170,9 +180,22 @@ int engine_dump_log(const char *log_file, FILE *f) {
         return r;
 }
 
-static int check_headers(const char *instance_dir, const uint8_t *signature, FILE *f, bool records) {
+static void check_gap(const char *instance_dir, uint32_t from, uint32_t to, uint32_t needed_from, FILE *f,
+                      int *result) {
+        if (from > to)
+                return;
+        if (needed_from != 0 && to >= needed_from) {
+                fprintf(f, "error: %s/logs: generations %u..%u are missing (recovery needs every generation from "
+                        "%u on)\n", instance_dir, MAX(from, needed_from), to, needed_from);
+                *result = -EBADMSG;
+        } else
+                fprintf(f, "note: generations %u..%u are not present\n", from, to);
+}
+
+static int check_headers(const char *instance_dir, const uint8_t *signature, uint32_t needed_from, FILE *f,
+                         bool records) {
         _cleanup_strv_free_ char **files = NULL;
-        uint32_t prev_gen = 0, prev_checksum = 0;
+        uint32_t prev_gen = 0, prev_checksum = 0, first_gen = 0;
         size_t n;
         int r, result = 0;
 
@@ -188,6 +211,9 @@ static int check_headers(const char *instance_dir, const uint8_t *signature, FIL
                 r = log_file_open(&engine_io_default, files[i], &lf, &msg);
                 if (r < 0) {
                         fprintf(f, "error: %s\n", msg ?: strerror(-r));
+                        /* Only what we read and found wrong is corruption; a file we cannot read is not. */
+                        if (r != -EBADMSG)
+                                return r;
                         result = -EBADMSG;
                         prev_gen = 0;
                         continue;
@@ -200,9 +226,10 @@ static int check_headers(const char *instance_dir, const uint8_t *signature, FIL
                 if (prev_gen != 0 && lf.header.generation == prev_gen + 1 && lf.header.prev_checksum != prev_checksum) {
                         fprintf(f, "error: %s: offset 0: header chain broken\n", files[i]);
                         result = -EBADMSG;
-                } else if (prev_gen != 0 && lf.header.generation != prev_gen + 1)
-                        fprintf(f, "note: generations %u..%u are not present\n", prev_gen + 1,
-                                lf.header.generation - 1);
+                } else if (prev_gen != 0 && lf.header.generation > prev_gen + 1)
+                        check_gap(instance_dir, prev_gen + 1, lf.header.generation - 1, needed_from, f, &result);
+                if (first_gen == 0)
+                        first_gen = lf.header.generation;
                 if (records) {
                         DumpContext c = {};
                         uint64_t end = 0;
@@ -211,6 +238,10 @@ static int check_headers(const char *instance_dir, const uint8_t *signature, FIL
                                                 &closed, &msg);
                         if (r < 0) {
                                 fprintf(f, "error: %s\n", msg ?: strerror(-r));
+                                if (r != -EBADMSG) {
+                                        log_file_close(&lf);
+                                        return r;
+                                }
                                 result = -EBADMSG;
                         } else if (!closed)
                                 fprintf(f, "note: %s: log ends at offset %" PRIu64 " (open generation)\n", files[i],
@@ -220,13 +251,19 @@ static int check_headers(const char *instance_dir, const uint8_t *signature, FIL
                 prev_checksum = lf.header.checksum;
                 log_file_close(&lf);
         }
+        /* The checkpoint's own generation must be there, except in an instance that never logged a record. */
+        if (needed_from > 1 || (needed_from == 1 && n > 0)) {
+                if (first_gen == 0 || first_gen > needed_from)
+                        check_gap(instance_dir, needed_from, first_gen ? first_gen - 1 : needed_from, needed_from,
+                                  f, &result);
+        }
         return result;
 }
 
 int engine_dump_log_headers(const char *instance_dir, FILE *f) {
         if (!instance_dir || !f)
                 return -EINVAL;
-        return check_headers(instance_dir, NULL, f, false);
+        return check_headers(instance_dir, NULL, 0, f, false);
 }
 
 static int verify_database(const char *path, const uint8_t signature[16], FILE *f) {
@@ -261,24 +298,65 @@ static int verify_database(const char *path, const uint8_t signature[16], FILE *
         return r;
 }
 
+/* No jet.chk: an empty (or log-less) directory is not an instance at all; logs without it are damage. */
+static int verify_no_checkpoint(const char *instance_dir, const char *chk_path, FILE *f) {
+        _cleanup_strv_free_ char **files = NULL;
+        size_t n = 0;
+        int r;
+
+        r = list_files(instance_dir, &files, &n);
+        if (r < 0 && r != -ENOENT) {
+                fprintf(f, "error: %s/logs: %s\n", instance_dir, strerror(-r));
+                return r;
+        }
+        if (n == 0) {
+                fprintf(f, "error: %s: missing: %s is not a jetsnap instance directory\n", chk_path, instance_dir);
+                return -ENOENT;
+        }
+        fprintf(f, "error: %s: missing, but the log directory has generations\n", chk_path);
+        return -EBADMSG;
+}
+
 int engine_verify(const char *instance_dir, FILE *f) {
         _cleanup_(checkpoint_done) Checkpoint c = {};
         _cleanup_free_ char *path = NULL, *msg = NULL;
+        struct stat st;
         int r, result = 0;
 
         if (!instance_dir || !f)
                 return -EINVAL;
+        /* What is not there, or cannot be read, is an error of its own: only damage found is "corrupt". */
+        if (stat(instance_dir, &st) < 0) {
+                r = -errno;
+                fprintf(f, "error: %s: %s\n", instance_dir, strerror(-r));
+                return r;
+        }
+        if (!S_ISDIR(st.st_mode)) {
+                fprintf(f, "error: %s: not a directory\n", instance_dir);
+                return -ENOTDIR;
+        }
         if (asprintf(&path, "%s/jet.chk", instance_dir) < 0)
                 return -ENOMEM;
         r = checkpoint_read(&engine_io_default, path, &c, &msg);
-        if (r < 0) {
+        if (r == -ENOENT) {
+                r = verify_no_checkpoint(instance_dir, path, f);
+                if (r != -EBADMSG)
+                        return r;
+                result = r;
+        } else if (r == -EBADMSG) {
                 fprintf(f, "error: %s\n", msg ?: strerror(-r));
-                result = -EBADMSG;
+                result = r;
+        } else if (r < 0) {
+                fprintf(f, "error: %s: %s\n", path, strerror(-r));
+                return r;
         } else
                 fprintf(f, "checkpoint: %s ok (generation %u)\n", path, LSN_GEN(c.lsn));
-        r = check_headers(instance_dir, r >= 0 ? c.signature : NULL, f, true);
+        r = check_headers(instance_dir, result >= 0 ? c.signature : NULL, result >= 0 ? LSN_GEN(c.lsn) : 0, f,
+                          true);
+        if (r < 0 && r != -EBADMSG)
+                return r;
         if (r < 0)
-                result = -EBADMSG;
+                result = r;
         for (size_t i = 0; i < c.n_databases; i++) {
                 _cleanup_free_ char *p = NULL;
                 if (c.databases[i].path[0] == '/')
@@ -308,6 +386,12 @@ int engine_recover_offline(const char *instance_dir, const EngineDatabaseConfig 
         if (asprintf(&path, "%s/jet.chk", instance_dir) < 0)
                 return -ENOMEM;
         r = checkpoint_read(&engine_io_default, path, &c, reterr_message);
+        if (r == -ENOENT)
+                /* engine_open() would create a fresh instance here: a restore that lacks jet.chk is no restore. */
+                (void) asprintf_safe(reterr_message, "%s: missing: %s is not a jetsnap instance directory", path,
+                                     instance_dir);
+        else if (r < 0 && r != -EBADMSG)
+                (void) asprintf_safe(reterr_message, "%s: %s", path, strerror(-r));
         if (r < 0)
                 return r;
         if (c.n_databases == 0) {

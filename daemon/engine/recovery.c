@@ -283,6 +283,8 @@ int recovery_run(Engine *e, char **reterr_message) {
                         return -ENOMEM;
                 r = log_file_open(&e->io, p, &f, reterr_message);
                 if (r == -ENOENT) {
+                        if (reterr_message) /* replaces log_file_open()'s "cannot open" */
+                                *reterr_message = mfree(*reterr_message);
                         (void) asprintf_safe(reterr_message, "%s: missing (needed by recovery)", p);
                         log_queue_free(&ctx.queue);
                         return -ENOENT;
