@@ -395,8 +395,9 @@ static int property_get_databases(sd_bus *bus, const char *path, const char *int
         r = sd_bus_message_open_container(reply, 'a', "(ss)");
         if (r < 0)
                 return r;
+        /* (file path, display name): the order of the freeze info and of JET_INSTANCE_INFO. */
         for (size_t d = 0; d < i->config->n_databases; d++) {
-                r = sd_bus_message_append(reply, "(ss)", i->config->databases[d].name, i->config->databases[d].path);
+                r = sd_bus_message_append(reply, "(ss)", i->config->databases[d].path, i->config->databases[d].name);
                 if (r < 0)
                         return r;
         }

@@ -82,9 +82,9 @@ static int read_databases(sd_bus_message *m, InstanceStatus *i) {
                         return -ENOMEM;
                 i->databases = d;
                 d = &i->databases[i->n_databases];
-                /* Instance.Databases is (name, path); the public struct names them as the freeze info does. */
-                d->display_name = strdup(a);
-                d->path = strdup(b);
+                /* Instance.Databases is (file path, display name), like the freeze info. */
+                d->path = strdup(a);
+                d->display_name = strdup(b);
                 i->n_databases++;
                 if (!d->display_name || !d->path)
                         return -ENOMEM;

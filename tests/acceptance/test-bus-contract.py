@@ -135,10 +135,10 @@ class Interface(Env):
         self.assertEqual(str(p["Name"]), "alpha")
         self.assertEqual(str(p["State"]), "running")
         self.assertEqual(str(p["Path"]), os.path.join(self.dir, "alpha"))
-        # design.md leaves the order open; org.jetsnap1(5) documents (name, file path).
+        # (file path, display name), as design.md §4 orders the databases of the freeze info.
         self.assertEqual([(str(a), str(b)) for a, b in p["Databases"]],
-                         [("one", os.path.join(self.dir, "alpha/one.jdb")),
-                          ("two", os.path.join(self.dir, "alpha/two.jdb"))])
+                         [(os.path.join(self.dir, "alpha/one.jdb"), "one"),
+                          (os.path.join(self.dir, "alpha/two.jdb"), "two")])
         self.assertIs(type(p["CircularLogging"]), dbus.Boolean)
         self.assertFalse(p["CircularLogging"])
         self.assertGreaterEqual(int(p["CurrentGeneration"]), int(p["CheckpointGeneration"]))

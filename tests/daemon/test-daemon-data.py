@@ -64,7 +64,7 @@ class Data(unittest.TestCase):
         self.assertEqual(str(props["Name"]), "mail")
         self.assertEqual(str(props["State"]), "running")
         self.assertEqual([(str(a), str(b)) for a, b in props["Databases"]],
-                         [("mailbox", self.env.dir + "/mail/mailbox.jdb"), ("index", self.env.dir + "/mail/index.jdb")])
+                         [(self.env.dir + "/mail/mailbox.jdb", "mailbox"), (self.env.dir + "/mail/index.jdb", "index")])
         self.assertFalse(bool(props["CircularLogging"]))
 
     def test_commit_get_scan(self):
