@@ -140,6 +140,17 @@ class Client:
         return self.call("Freeze", t(sid), u(flags))
 
 
+def finish(env):
+    """SIGTERM the daemon: it must exit 0, and a sanitizer build must have nothing to say."""
+    rc = env.daemon.stop()
+    log = env.daemon.read_log()
+    for bad in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
+        if bad in log:
+            raise AssertionError("jetsnapd: " + bad + ":\n" + log[-4000:])
+    if rc != 0:
+        raise AssertionError("jetsnapd exited with %s on SIGTERM:\n%s" % (rc, log[-4000:]))
+
+
 def ops_array(ops):
     """ops: [(kind, database, table, key, value)] with bytes key/value."""
     return dbus.Array([dbus.Struct((dbus.Byte(ord(k)), db, tb, dbus.ByteArray(key), dbus.ByteArray(value)),

@@ -67,7 +67,10 @@ class Env(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.c.close()
-        cls.env.__exit__(None, None, None)
+        try:
+            finish(cls.env)
+        finally:
+            cls.env.__exit__(None, None, None)
 
     def tearDown(self):
         sid = int(self.c.prop("ActiveSnapshotId"))

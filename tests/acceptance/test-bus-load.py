@@ -133,7 +133,9 @@ class Load(unittest.TestCase):
                           iface=INSTANCE)
             # Scan may be capped per reply; at least it must not return keys nobody wrote.
             self.assertLessEqual(len(rows), total + WRITERS)
+            c.call("Abort", t(c.prop("ActiveSnapshotId")), u(0))
             c.close()
+            finish(env)
 
 
 class Malformed(unittest.TestCase):
@@ -163,8 +165,8 @@ class Malformed(unittest.TestCase):
             c.call("End", t(sid), u(0))
             c.commit("beta", [("p", "main", "t", b"alive", b"1")])
             self.assertIsNone(env.daemon.proc.poll())
-            self.assertEqual(env.daemon.stop(), 0)
             c.close()
+            finish(env)
 
 
 if __name__ == "__main__":
