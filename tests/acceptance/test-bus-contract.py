@@ -183,6 +183,11 @@ class Interface(Env):
         self.assertEqual(int(p["FreezeTimeoutUSec"]), 60 * 10**6)
         self.assertTrue(str(p["Version"]))
         self.assertEqual(int(p["ActiveSnapshotId"]), 0)
+        # Without TimeoutUSec a session takes the daemon's freeze timeout.
+        sid = self.c.prepare()
+        self.assertEqual(int(self.c.prop("TimeoutUSec", path="/org/jetsnap1/snapshot/%d" % sid, iface=SNAPSHOT)),
+                         60 * 10**6)
+        self.c.call("End", t(sid), u(0))
 
     def test_busctl(self):
         a = self.env.bus.address
@@ -205,6 +210,14 @@ class Interface(Env):
         r = busctl(a, "call", NAME, ROOT, MANAGER, "End", "tu", sid, "0")
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("no snapshot with id " + sid, r.stderr)
+        r = busctl(a, "call", NAME, ROOT, MANAGER, "PrepareWithOptions", "ua{sv}", "4", "2", "TimeoutUSec", "t",
+                   "5000000", "BindToCaller", "b", "false")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        sid = r.stdout.split()[1]
+        r = busctl(a, "get-property", NAME, "/org/jetsnap1/snapshot/" + sid, SNAPSHOT, "TimeoutUSec")
+        self.assertEqual(r.stdout.strip(), "t 5000000")
+        r = busctl(a, "call", NAME, ROOT, MANAGER, "Abort", "tu", sid, "0")
+        self.assertEqual(r.returncode, 0, r.stderr)
         r = busctl(a, "call", NAME, ROOT, MANAGER, "ListInstances")
         self.assertEqual(r.returncode, 0, r.stderr)
         r = busctl(a, "get-property", NAME, ROOT, MANAGER, "ActiveSnapshotId")

@@ -142,6 +142,30 @@ class Backup(Base):
         self.assertEqual(len(c.call("GetFreezeInfo", t(sid), u(0))), 0)
         c.call("End", t(sid), u(0))
 
+    def test_3_missing_generation(self):
+        """A generation since the last backup that is gone: MissingFileToBackup, nothing frozen."""
+        c = self.c
+        if getattr(type(self), "full_closed", None) is None:
+            self.skipTest("needs the backups of test_1/test_2")
+        last = int(c.iprop("alpha", "LastIncrementalBackup")[0])
+        fill(c, "alpha", "one", 40, prefix=b"m")
+        gens = [g for g in log_generations(os.path.join(self.dir, "alpha")) if g > last]
+        self.assertGreater(len(gens), 1)
+        victim = os.path.join(self.dir, "alpha", "logs", "jet%08X.log" % gens[0])
+        with open(victim, "rb") as f:
+            saved = f.read()
+        os.unlink(victim)
+        try:
+            sid = c.prepare(INCREMENTAL | EXPLICIT)
+            c.call("PrepareInstance", t(sid), s("alpha"), u(0))
+            self.assertEqual(c.err("Freeze", t(sid), u(0)), E + "MissingFileToBackup")
+            self.assertEqual(str(c.iprop("alpha", "State")), "running")
+            self.assertEqual(str(c.prop("ActiveSnapshotState")), "freeze-failed")
+            c.call("End", t(sid), u(0))
+        finally:
+            with open(victim, "wb") as f:
+                f.write(saved)
+
     def test_4_copy_and_abort_record_nothing(self):
         c = self.c
         before = {n: (tuple(c.iprop(n, "LastFullBackup")), tuple(c.iprop(n, "LastIncrementalBackup")))

@@ -171,6 +171,7 @@ class Daemon:
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(sig)
         rc = self.proc.wait(60)
+        self.log.close()
         # The bus drops the name asynchronously; wait so a restart can take it.
         deadline = time.monotonic() + 10
         while name_has_owner(self.bus.address) and time.monotonic() < deadline:
