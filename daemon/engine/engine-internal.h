@@ -247,6 +247,8 @@ typedef struct TruncateRequest {
 
 /* A checkpoint round starts early when this much is waiting: bounds overlay memory and replay time. */
 #define CHECKPOINT_EARLY_BYTES (UINT64_C(32) << 20)
+/* Recovery applies the log in batches of this many payload bytes (EngineConfig.recovery_batch_size). */
+#define RECOVERY_BATCH_SIZE_DEFAULT CHECKPOINT_EARLY_BYTES
 
 /* ---- the instance ----------------------------------------------------- */
 
@@ -261,6 +263,7 @@ struct Engine {
         uint64_t txn_size_max;
         size_t pending_max;
         uint64_t checkpoint_interval_usec;
+        uint64_t recovery_batch_size;
         bool circular;
         uint8_t signature[16];
 

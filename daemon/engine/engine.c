@@ -344,6 +344,7 @@ static int engine_new(const EngineConfig *c, Engine **ret) {
         e->txn_size_max = MIN(c->txn_size_max ?: ENGINE_TXN_SIZE_MAX_DEFAULT, ENGINE_LOG_FILE_SIZE_MAX / 2);
         e->pending_max = c->pending_commits_max ?: ENGINE_PENDING_COMMITS_MAX_DEFAULT;
         e->checkpoint_interval_usec = c->checkpoint_interval_usec ?: USEC_PER_SEC;
+        e->recovery_batch_size = c->recovery_batch_size ?: RECOVERY_BATCH_SIZE_DEFAULT;
         e->circular = c->circular_logging;
         e->name = strdup(c->name);
         e->path = absolute(c->path);

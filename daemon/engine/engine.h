@@ -25,6 +25,9 @@
  * applied LSN. A torn record at the end of the newest generation is the
  * normal end of the log; anything else that does not check out is
  * corruption and engine_open() fails with a message naming file and offset.
+ * Recovery streams: it applies the log in bounded batches as it reads it
+ * (memory does not grow with the log), and a crash during recovery is
+ * itself recovered by the next engine_open().
  *
  * FREEZE
  *
@@ -147,6 +150,8 @@ typedef struct EngineConfig {
         uint64_t txn_size_max;          /* 0: default; also capped by what fits a generation */
         size_t pending_commits_max;     /* 0: default */
         uint64_t checkpoint_interval_usec; /* 0: default (1s); how often the checkpointer runs at most */
+        uint64_t recovery_batch_size;   /* 0: default (32 MiB); log payload bytes recovery replays per LMDB
+                                         * transaction: bounds its memory, whatever the size of the log */
         size_t n_databases;             /* 1..ENGINE_DATABASES_MAX */
         const EngineDatabaseConfig *databases;
         const EngineIO *io;             /* NULL: engine_io_default; must outlive the Engine */

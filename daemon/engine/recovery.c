@@ -12,11 +12,47 @@
  *      END record; the newest one (jet.log) may end in a torn write, which
  *      is cut off — unless a later complete write follows the damage, which
  *      means acknowledged data is unreadable: corruption.
- *   3. Apply what the databases lack (database_apply() skips what each has)
- *      and write jet.chk: the same code path as the checkpointer.
+ *   3. While walking, apply what the databases lack in batches of
+ *      recovery_batch_size bytes (database_apply() skips what each has):
+ *      one LMDB transaction per database per batch, holding the applied
+ *      LSN, then jet.chk — the same code path as the checkpointer. So
+ *      memory stays bounded however long the log is.
  *   4. Close the recovered jet.log (END record at the cut, rename) and start
  *      a new generation, so nothing is ever appended after a torn region
  *      and a recovered log is never written again.
+ *
+ * WHY APPLYING BEFORE THE WHOLE LOG IS READ IS SAFE
+ *
+ * A batch is applied only once every record in it was read and checked:
+ * its generation's header checks out, belongs to this instance and chains
+ * to the previous generation; the record's CRC32C and LSN (which encodes
+ * generation and offset) check out; its payload parses and names only
+ * configured databases. What can still be found later is damage *after*
+ * the batch: a bad record, a missing generation, a broken chain, a torn
+ * tail. Each of these only ever cuts the log at or after the point where it
+ * is found — the torn-tail rule discards records after the first bad one,
+ * never before it, and corruption refuses to open without touching what
+ * precedes it. So every record we apply early is one that the
+ * all-at-once approach would also have applied (when recovery succeeds),
+ * or else the databases hold a prefix of the log in commit order (LSN
+ * order is commit order, and a record is one whole transaction, applied
+ * in one LMDB transaction), which is a state the instance really was in,
+ * stamped with the LSN it corresponds to. Nothing that might turn out to
+ * be garbage is ever applied, and nothing acknowledged is dropped: a
+ * refused instance whose log is repaired (a missing generation put back)
+ * resumes from each database's applied LSN.
+ *
+ * A crash (or SIGKILL) during recovery is recoverable for the same reason
+ * a crash of the checkpointer is: each database's applied LSN is committed
+ * in the same LMDB transaction as the data, so a database is always at a
+ * record boundary; jet.chk only ever names an LSN every database has
+ * applied; the log is not written until step 4, whose two steps (END
+ * record + fdatasync, then rename + directory fsync) are each either done
+ * or not, and a stale jet.tmp from the new generation is removed at start.
+ *
+ * Recovery deletes no generation, even with circular logging (current_gen
+ * stays 0 until the walk is done, which makes delete_generations() a
+ * no-op): until the walk is done, we do not know the instance will open.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -86,9 +122,20 @@ int log_walk_generation(const EngineIO *io, LogFile *f, bool newest, log_record_
 typedef struct ReplayContext {
         Engine *e;
         uint64_t after_lsn;
-        LogQueue queue;
+        LogQueue queue;                 /* checked records not yet applied: at most one batch */
         uint64_t last_lsn;
 } ReplayContext;
+
+/* Applies and drops the queued records (step 3); also the final apply. */
+static int replay_flush(ReplayContext *c, char **reterr_message) {
+        int r;
+
+        r = checkpoint_run(c->e, &c->queue);
+        log_queue_free(&c->queue);
+        if (r < 0)
+                (void) asprintf_safe(reterr_message, "applying the log to the databases failed: %s", strerror(-r));
+        return r;
+}
 
 static int replay_record(LogFile *f, uint64_t offset, const LogRecordHeader *h, const uint8_t *payload,
                          void *userdata, char **reterr_message) {
@@ -140,6 +187,9 @@ static int replay_record(LogFile *f, uint64_t offset, const LogRecordHeader *h, 
         memcpy(item->payload, payload, h->payload_size);
         item->lsn = h->lsn;
         log_queue_push(&c->queue, item);
+        /* Count the items themselves too: a log of tiny records must not grow memory either. */
+        if (c->queue.bytes + c->queue.n * sizeof(LogItem) >= e->recovery_batch_size)
+                return replay_flush(c, reterr_message);
         return 0;
 }
 
@@ -219,6 +269,7 @@ int recovery_run(Engine *e, char **reterr_message) {
         if (r < 0)
                 return r;
         memcpy(e->signature, chk.signature, sizeof(e->signature));
+        e->checkpoint_lsn = chk.lsn;
 
         start = chk.lsn;
         for (size_t i = 0; i < e->n_databases; i++) {
@@ -320,13 +371,9 @@ int recovery_run(Engine *e, char **reterr_message) {
         }
 
         e->current_gen = last_gen + 1;
-        e->checkpoint_lsn = chk.lsn;
         e->last_lsn = ctx.last_lsn;
-        r = checkpoint_run(e, &ctx.queue);
-        log_queue_free(&ctx.queue);
-        if (r < 0) {
-                (void) asprintf_safe(reterr_message, "applying the log to the databases failed: %s", strerror(-r));
+        r = replay_flush(&ctx, reterr_message);
+        if (r < 0)
                 return r;
-        }
         return writer_open_generation(e, last_gen + 1, prev_checksum);
 }
