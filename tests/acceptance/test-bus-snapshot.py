@@ -142,6 +142,31 @@ class Backup(Base):
         self.assertEqual(len(c.call("GetFreezeInfo", t(sid), u(0))), 0)
         c.call("End", t(sid), u(0))
 
+    def test_2b_incremental_copy_is_no_base(self):
+        """Copy (incremental or not) "does not count as the base for incrementals"."""
+        c = self.c
+        if getattr(type(self), "full_closed", None) is None:
+            self.skipTest("needs the backups of test_1/test_2")
+        before = tuple(int(x) for x in c.iprop("alpha", "LastIncrementalBackup"))
+        full = tuple(int(x) for x in c.iprop("alpha", "LastFullBackup"))
+        self.assertGreater(before[0], 0)
+        fill(c, "alpha", "one", 20, prefix=b"y")
+        for flags in (INCREMENTAL | COPY, COPY):
+            sid = c.prepare(CONTINUE | EXPLICIT | flags)
+            c.call("PrepareInstance", t(sid), s("alpha"), u(0))
+            files = info_by_name(c.freeze(sid))["alpha"][3]
+            if flags & INCREMENTAL:
+                self.assertEqual(gens_of(files)[0], before[0] + 1)
+            c.call("Thaw", t(sid), u(0))
+            self.assertEqual(c.err("TruncateLog", t(sid), u(ALL_DATABASES)), INVALID_SEQUENCE)
+            c.call("End", t(sid), u(0))
+        self.assertEqual(tuple(int(x) for x in c.iprop("alpha", "LastIncrementalBackup")), before)
+        self.assertEqual(tuple(int(x) for x in c.iprop("alpha", "LastFullBackup")), full)
+        sid = c.prepare(CONTINUE | EXPLICIT | INCREMENTAL)
+        c.call("PrepareInstance", t(sid), s("alpha"), u(0))
+        self.assertEqual(gens_of(info_by_name(c.freeze(sid))["alpha"][3])[0], before[0] + 1)
+        c.call("End", t(sid), u(ABORT))
+
     def test_3_missing_generation(self):
         """A generation since the last backup that is gone: MissingFileToBackup, nothing frozen."""
         c = self.c
