@@ -522,6 +522,7 @@ enum {
         CLOSE_THAWED_FREEZING,
         CLOSE_REFROZEN,
         CLOSE_FAILED,
+        CLOSE_THAW_FAILS,
         _CLOSE_MAX,
 };
 
@@ -555,6 +556,7 @@ START_TEST(test_close_in_every_state) {
         case CLOSE_FROZEN:
         case CLOSE_JUST_THAWED:
         case CLOSE_REFROZEN:
+        case CLOSE_THAW_FAILS:
                 (void) freeze(e);
                 break;
         case CLOSE_FAILED:
@@ -582,10 +584,17 @@ START_TEST(test_close_in_every_state) {
                 ck_assert_int_eq(engine_thaw(e), 0);
                 ck_assert_int_eq(engine_freeze(e, on_freeze, &f), 0);
                 break;
+        case CLOSE_THAW_FAILS:
+                /* The new generation cannot be started: the engine fails with the commits still queued. */
+                fio.fail_error = -EIO;
+                fio.persistent = true;
+                fio.fail_at = atomic_load(&fio.calls) + 1;
+                ck_assert_int_eq(engine_thaw(e), 0);
+                break;
         }
         e = engine_close(e);
         ck_assert_int_eq(tally.acked + tally.failed + refused, 50);
-        if (_i % _CLOSE_MAX == CLOSE_FAILED) {
+        if (_i % _CLOSE_MAX == CLOSE_FAILED || _i % _CLOSE_MAX == CLOSE_THAW_FAILS) {
                 ck_assert_int_eq(tally.acked, 0);
                 if (tally.failed > 0)
                         ck_assert_int_eq(tally.last_error, -EIO);
@@ -595,7 +604,7 @@ START_TEST(test_close_in_every_state) {
 
         e = test_open(&tc.config);
         assert_value(e, "a", "t", "before", "1");
-        for (int k = 0; k < 50 && _i % _CLOSE_MAX != CLOSE_FAILED; k++) {
+        for (int k = 0; k < 50 && tally.acked == 50; k++) {
                 snprintf(key, sizeof(key), "q%d", k);
                 assert_value(e, k % 2 ? "a" : "b", "t", key, "v");
         }
