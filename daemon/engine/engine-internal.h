@@ -363,7 +363,12 @@ typedef struct LogFile {
         char *path;
         uint64_t size;
         LogHeader header;
+        uint8_t *window;                /* read-ahead: LOG_READ_WINDOW bytes from window_offset, or NULL */
+        uint64_t window_offset;
+        size_t window_size;
 } LogFile;
+/* Records are read front to back: one pread of this size serves many of them (not two preads per record). */
+#define LOG_READ_WINDOW ((size_t) 1 << 20)
 int log_file_open(const EngineIO *io, const char *path, LogFile *ret, char **reterr_message);
 void log_file_close(LogFile *f);
 typedef enum LogReadResult {

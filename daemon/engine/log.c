@@ -313,6 +313,32 @@ int log_file_open(const EngineIO *io, const char *path, LogFile *ret, char **ret
 void log_file_close(LogFile *f) {
         f->fd = safe_close(f->fd);
         f->path = mfree(f->path);
+        f->window = mfree(f->window);
+        f->window_size = 0;
+}
+
+/* pread() through the read-ahead window; a large payload goes straight into the caller's buffer. */
+static ssize_t log_file_pread(const EngineIO *io, LogFile *f, void *buf, size_t n, uint64_t offset) {
+        size_t skip;
+
+        if (n > LOG_READ_WINDOW / 2)
+                return io->pread(io->userdata, f->fd, buf, n, offset);
+        if (!f->window || offset < f->window_offset || offset + n > f->window_offset + f->window_size) {
+                if (!f->window) {
+                        f->window = malloc(LOG_READ_WINDOW);
+                        if (!f->window)
+                                return -ENOMEM;
+                }
+                ssize_t k = io->pread(io->userdata, f->fd, f->window, LOG_READ_WINDOW, offset);
+                if (k < 0)
+                        return k;
+                f->window_offset = offset;
+                f->window_size = (size_t) k;
+        }
+        skip = (size_t) (offset - f->window_offset);
+        n = MIN(n, f->window_size - skip); /* short only at the end of the file, like pread() */
+        memcpy(buf, f->window + skip, n);
+        return (ssize_t) n;
 }
 
 static bool all_zero(const void *p, size_t n) {
@@ -335,7 +361,7 @@ int log_read_record(const EngineIO *io, LogFile *f, uint64_t offset, LogRecordHe
                                      offset);
                 return -EBADMSG;
         }
-        k = io->pread(io->userdata, f->fd, &h, sizeof(h), offset);
+        k = log_file_pread(io, f, &h, sizeof(h), offset);
         if (k < 0)
                 return (int) k;
         if ((size_t) k < sizeof(h)) {
@@ -358,7 +384,7 @@ int log_read_record(const EngineIO *io, LogFile *f, uint64_t offset, LogRecordHe
                 *buf_alloc = n;
         }
         if (h.payload_size > 0) {
-                k = io->pread(io->userdata, f->fd, *buf, h.payload_size, offset + sizeof(h));
+                k = log_file_pread(io, f, *buf, h.payload_size, offset + sizeof(h));
                 if (k < 0)
                         return (int) k;
                 if ((size_t) k < h.payload_size) {
