@@ -190,43 +190,57 @@ class Interface(Env):
         self.c.call("End", t(sid), u(0))
 
     def test_busctl(self):
+        """Every method with plain busctl, as a backup script would (design.md §4: grbits unchanged)."""
         a = self.env.bus.address
-        r = busctl(a, "call", NAME, ROOT, MANAGER, "Prepare", "u", "0")
-        self.assertEqual(r.returncode, 0, r.stderr)
-        sid = r.stdout.split()[1]
-        self.assertEqual(r.stdout.split()[0], "t")
-        for args in (["PrepareInstance", "tsu", sid, "alpha", "0"], ["Freeze", "tu", sid, "0"],
-                     ["GetFreezeInfo", "tu", sid, "0"]):
-            r = busctl(a, "call", NAME, ROOT, MANAGER, *args)
-            self.assertNotEqual(r.returncode, 0)   # not explicit: alpha is in already, NotAllowed
-            break
-        r = busctl(a, "call", NAME, ROOT, MANAGER, "Freeze", "tu", sid, "0")
-        self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertTrue(r.stdout.startswith("a(tsa(ss)sas) 3 "), r.stdout)
-        for args in (["GetFreezeInfo", "tu", sid, "0"], ["Thaw", "tu", sid, "0"]):
-            r = busctl(a, "call", NAME, ROOT, MANAGER, *args)
-            self.assertEqual(r.returncode, 0, r.stderr)
-        # No ContinueAfterThaw: Thaw ended it.
-        r = busctl(a, "call", NAME, ROOT, MANAGER, "End", "tu", sid, "0")
-        self.assertNotEqual(r.returncode, 0)
-        self.assertIn("no snapshot with id " + sid, r.stderr)
-        r = busctl(a, "call", NAME, ROOT, MANAGER, "PrepareWithOptions", "ua{sv}", "4", "2", "TimeoutUSec", "t",
-                   "5000000", "BindToCaller", "b", "false")
-        self.assertEqual(r.returncode, 0, r.stderr)
-        sid = r.stdout.split()[1]
+
+        def ok(*args):
+            r = busctl(a, "call", NAME, *args)
+            self.assertEqual(r.returncode, 0, (args, r.stderr))
+            return r.stdout.split()
+
+        def fails(message, *args):
+            r = busctl(a, "call", NAME, *args)
+            self.assertNotEqual(r.returncode, 0, args)
+            self.assertIn(message, r.stderr)
+
+        out = ok(ROOT, MANAGER, "Prepare", "u", str(EXPLICIT | CONTINUE))
+        self.assertEqual(out[0], "t")
+        sid = out[1]
+        ok(ROOT, MANAGER, "PrepareInstance", "tsu", sid, "alpha", "0")
+        fails("already in snapshot " + sid, ROOT, MANAGER, "PrepareInstance", "tsu", sid, "alpha", "0")
+        out = ok(ROOT, MANAGER, "Freeze", "tu", sid, "0")
+        self.assertEqual(out[:4], ["a(tsa(ss)sas)", "1", out[2], '"alpha"'])
+        out = ok(ROOT, MANAGER, "GetFreezeInfo", "tu", sid, "0")
+        self.assertEqual(out[:2], ["a(tsa(ss)sas)", "1"])
+        ok(ROOT, MANAGER, "Thaw", "tu", sid, "0")
+        ok(ROOT, MANAGER, "TruncateLog", "tu", sid, "1")
+        ok(ROOT, MANAGER, "TruncateLogInstance", "tsu", sid, "alpha", "1")
+        ok(ROOT, MANAGER, "End", "tu", sid, "0")
+        fails("id " + sid, ROOT, MANAGER, "End", "tu", sid, "0")
+
+        # Without ContinueAfterThaw, Thaw ends the session.
+        sid = ok(ROOT, MANAGER, "Prepare", "u", "0")[1]
+        ok(ROOT, MANAGER, "Freeze", "tu", sid, "0")
+        ok(ROOT, MANAGER, "Thaw", "tu", sid, "0")
+        fails("no snapshot with id " + sid, ROOT, MANAGER, "End", "tu", sid, "0")
+
+        sid = ok(ROOT, MANAGER, "PrepareWithOptions", "ua{sv}", "4", "2", "TimeoutUSec", "t", "5000000",
+                 "BindToCaller", "b", "false")[1]
         r = busctl(a, "get-property", NAME, "/org/jetsnap1/snapshot/" + sid, SNAPSHOT, "TimeoutUSec")
         self.assertEqual(r.stdout.strip(), "t 5000000")
-        r = busctl(a, "call", NAME, ROOT, MANAGER, "Abort", "tu", sid, "0")
-        self.assertEqual(r.returncode, 0, r.stderr)
-        r = busctl(a, "call", NAME, ROOT, MANAGER, "ListInstances")
-        self.assertEqual(r.returncode, 0, r.stderr)
+        ok(ROOT, MANAGER, "Abort", "tu", sid, "0")
+
+        out = ok(ROOT, MANAGER, "ListInstances")
+        self.assertEqual(out[:2], ["a(so)", "3"])
         r = busctl(a, "get-property", NAME, ROOT, MANAGER, "ActiveSnapshotId")
         self.assertEqual(r.stdout.strip(), "t 0")
-        r = busctl(a, "call", NAME, "/org/jetsnap1/instance/alpha", INSTANCE, "Commit", "a(yssayay)", "1",
-                   str(ord("p")), "one", "bc", "1", "65", "1", "66")
-        self.assertEqual(r.returncode, 0, r.stderr)
-        r = busctl(a, "call", NAME, "/org/jetsnap1/instance/alpha", INSTANCE, "Get", "ssay", "one", "bc", "1", "65")
-        self.assertEqual(r.stdout.strip(), "ay 1 66")
+        ipath = "/org/jetsnap1/instance/alpha"
+        out = ok(ipath, INSTANCE, "Commit", "a(yssayay)", "1", str(ord("p")), "one", "bc", "1", "65", "1", "66")
+        self.assertEqual(out[0], "t")
+        self.assertEqual(ok(ipath, INSTANCE, "Get", "ssay", "one", "bc", "1", "65"), ["ay", "1", "66"])
+        self.assertEqual(ok(ipath, INSTANCE, "Scan", "ssayayu", "one", "bc", "0", "0", "10"),
+                         ["a(ayay)", "1", "1", "65", "1", "66"])
+        fails("", ipath, INSTANCE, "Get", "ssay", "one", "bc", "1", "67")
         r = busctl(a, "tree", NAME)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("/org/jetsnap1/instance/beta", r.stdout)
