@@ -15,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -270,56 +269,6 @@ START_TEST(test_missing_generation) {
         ck_assert_int_eq(engine_verify(inst, f), -EBADMSG);
         fclose(f);
         ck_assert_msg(strstr(out, "generations 2..2 are missing") && strstr(out, "result: corrupt"), "%s", out);
-}
-END_TEST
-
-/* Runs an offline tool on dir; returns its result and its output (caller frees). */
-static int offline(int (*fn)(const char *, FILE *), const char *dir, char **ret_out) {
-        size_t size = 0;
-        FILE *f = open_memstream(ret_out, &size);
-        ck_assert_ptr_nonnull(f);
-        int r = fn(dir, f);
-        fclose(f);
-        return r;
-}
-
-/* Nothing there is not corruption: -ENOENT and a message that says what is missing, never "corrupt". */
-START_TEST(test_offline_tools_missing) {
-        _cleanup_free_ char *empty = test_path("empty"), *out = NULL, *msg = NULL;
-        const char *nonexistent = "/nonexistent/x";
-
-        ck_assert_int_eq(offline(engine_verify, nonexistent, &out), -ENOENT);
-        ck_assert_msg(strstr(out, "error: /nonexistent/x: No such file or directory") && !strstr(out, "corrupt"),
-                      "%s", out);
-        out = mfree(out);
-        ck_assert_int_eq(mkdir(empty, 0700), 0);
-        ck_assert_int_eq(offline(engine_verify, empty, &out), -ENOENT);
-        ck_assert_msg(strstr(out, "jet.chk: missing") && strstr(out, "not a jetsnap instance directory") &&
-                      !strstr(out, "corrupt"), "%s", out);
-        out = mfree(out);
-        ck_assert_int_eq(offline(engine_dump_checkpoint, empty, &out), -ENOENT);
-        ck_assert_msg(strstr(out, "/empty/jet.chk: No such file or directory"), "%s", out);
-        out = mfree(out);
-        ck_assert_int_eq(offline(engine_dump_log_headers, nonexistent, &out), -ENOENT);
-        out = mfree(out);
-        ck_assert_int_eq(offline(engine_dump_log, "/nonexistent/x/logs/jet.log", &out), -ENOENT);
-        out = mfree(out);
-        ck_assert_int_eq(engine_recover_offline(nonexistent, NULL, 0, NULL, &msg), -ENOENT);
-        ck_assert_msg(msg && strstr(msg, "not a jetsnap instance directory"), "%s", msg);
-        ck_assert(!file_exists(nonexistent));
-        msg = mfree(msg);
-        ck_assert_int_eq(engine_recover_offline(empty, NULL, 0, NULL, &msg), -ENOENT);
-        ck_assert_msg(msg && strstr(msg, "empty/jet.chk: missing"), "%s", msg);
-
-        /* Logs without jet.chk are damage, not absence. */
-        Engine *e = test_open(&tc.config);
-        ck_assert_int_eq(test_put(e, "a", "t", "x", "1", NULL), 0);
-        e = engine_close(e);
-        _cleanup_free_ char *inst = test_path("inst"), *chk = test_path("inst/jet.chk");
-        ck_assert_int_eq(unlink(chk), 0);
-        ck_assert_int_eq(offline(engine_verify, inst, &out), -EBADMSG);
-        ck_assert_msg(strstr(out, "jet.chk: missing, but the log directory has generations") &&
-                      strstr(out, "result: corrupt"), "%s", out);
 }
 END_TEST
 
@@ -775,7 +724,6 @@ static Suite *recovery_suite(void) {
         tcase_set_timeout(tc_corrupt, 60);
         tcase_add_loop_test(tc_corrupt, test_corruption_detected, 0, _REGION_MAX);
         tcase_add_test(tc_corrupt, test_missing_generation);
-        tcase_add_test(tc_corrupt, test_offline_tools_missing);
         tcase_add_test(tc_corrupt, test_database_of_other_instance);
         suite_add_tcase(s, tc_corrupt);
 
