@@ -443,6 +443,18 @@ void engine_thaw_locked(Engine *e) {
         pthread_cond_signal(&e->ckpt_cond);
 }
 
+/*
+ * Drains from every state, so it always returns (tests/engine: test_close_in_every_state):
+ *   running       the writer writes what is queued, archives jet.log, exits; the checkpointer then applies
+ *                 everything and writes jet.chk;
+ *   freezing,     thawed here first: thaw_pending makes the writer start a generation for the commits that
+ *   frozen        waited (log_archived) or write them into the open one (a freeze not yet archived), then
+ *                 as running; a pending freeze callback gets -ECANCELED;
+ *   just thawed   the same, thaw_pending is still set;
+ *   failed        nothing more is written: queued commits were already answered with the error, both threads
+ *                 exit at once.
+ * Commits cannot be queued once `closing` is set (engine_commit() says -EBUSY), so "queue empty" is final.
+ */
 Engine *engine_close(Engine *e) {
         if (!e)
                 return NULL;
