@@ -20,18 +20,14 @@ import time
 
 SYSTEM_CONF = "/usr/share/dbus-1/system.conf"
 
-_PR_SET_PDEATHSIG = 1
 
-
-def _die_with_parent():
-    """preexec_fn: SIGKILL the child when the test process dies, so a test that
-    is itself SIGKILLed (meson's timeout) leaves no dbus-daemon or jetsnapd behind."""
-    import ctypes
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    # The parent may have died between fork and prctl: then nobody would kill us.
-    if os.getppid() == 1:
-        os._exit(1)
+def _die_with_parent(cmd):
+    """cmd, run so that it is SIGKILLed when the test process dies: a test that is
+    itself SIGKILLed (meson's timeout) leaves no dbus-daemon or jetsnapd behind.
+    setpriv sets PR_SET_PDEATHSIG and execs, so the pid stays the command's; unlike
+    a preexec_fn it is safe while the test has threads. The signal follows the
+    thread that started the process: start daemons from the main thread."""
+    return ["setpriv", "--pdeathsig", "KILL", "--"] + list(cmd)
 
 
 def _src_root():
@@ -55,9 +51,8 @@ class Bus:
         with open(conf, "w") as f:
             f.write(self._config(policy))
         self.proc = subprocess.Popen(
-            ["dbus-daemon", "--config-file=" + conf, "--nofork", "--nopidfile"],
-            stdout=subprocess.DEVNULL, stderr=open(os.path.join(workdir, "bus.log"), "w"),
-            preexec_fn=_die_with_parent)
+            _die_with_parent(["dbus-daemon", "--config-file=" + conf, "--nofork", "--nopidfile"]),
+            stdout=subprocess.DEVNULL, stderr=open(os.path.join(workdir, "bus.log"), "w"))
         deadline = time.monotonic() + 10
         while not os.path.exists(self.socket):
             if self.proc.poll() is not None or time.monotonic() > deadline:
@@ -148,8 +143,8 @@ class Daemon:
             cmd += ["--config", self.config_path]
         cmd += self.args
         self.log = open(self.log_path, "a")
-        self.proc = subprocess.Popen(cmd, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
-                                     preexec_fn=_die_with_parent)
+        self.proc = subprocess.Popen(_die_with_parent(cmd), env=self.env, stdout=self.log,
+                                     stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while not name_has_owner(self.bus.address):
             if self.proc.poll() is not None:
