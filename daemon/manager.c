@@ -99,10 +99,18 @@ void manager_update_status(Manager *m) {
         (void) sd_notifyf(false, "STATUS=%zu instance%s, %s", m->n_instances, m->n_instances == 1 ? "" : "s", state);
 }
 
+/* Signals ActiveSnapshotId/State if they differ from what was signalled last (not on every call). */
 void manager_emit_session_changed(Manager *m) {
-        if (m->bus)
+        bool active = m->session && m->session->snapshot->state != SNAPSHOT_ENDED;
+        uint64_t id = active ? m->session->snapshot->id : 0;
+        const char *state = active ? snapshot_state_to_public_string(m->session->snapshot->state) : "";
+
+        if (m->bus && (id != m->emitted_id || !streq(state, m->emitted_state ?: ""))) {
                 (void) sd_bus_emit_properties_changed(m->bus, MANAGER_PATH, MANAGER_INTERFACE, "ActiveSnapshotId",
                                                       "ActiveSnapshotState", NULL);
+                m->emitted_id = id;
+                m->emitted_state = state;
+        }
         manager_update_status(m);
 }
 

@@ -42,6 +42,9 @@ struct Manager {
 
         const EngineIO *engine_io;      /* NULL: the engine's default; tests inject faults through it */
         Session *session;               /* the one session, or NULL */
+        /* ActiveSnapshotId/State as last signalled: PropertiesChanged goes out only when they change. */
+        uint64_t emitted_id;
+        const char *emitted_state;
         AuthCache auth;
         SnapshotIds ids;
 

@@ -63,10 +63,15 @@ EngineBackupKind session_backup_kind(const Session *s) {
         return incremental ? ENGINE_BACKUP_INCREMENTAL : ENGINE_BACKUP_FULL;
 }
 
+/* PropertiesChanged for State (and FrozenUSec, which moves with it) only when the bus view changed. */
 static void session_emit_changed(Session *s) {
-        if (s->published && s->manager->bus)
+        const char *state = snapshot_state_to_public_string(s->snapshot->state);
+
+        if (s->published && s->manager->bus && state != s->emitted_state) {
                 (void) sd_bus_emit_properties_changed(s->manager->bus, s->object_path, SNAPSHOT_INTERFACE, "State",
                                                       "FrozenUSec", NULL);
+                s->emitted_state = state;
+        }
         manager_emit_session_changed(s->manager);
 }
 
@@ -111,6 +116,8 @@ int session_new(Manager *m, Snapshot *snapshot, sd_bus_message *call, uint64_t t
         *s = (Session) {
                 .n_ref = 1, .manager = m, .timeout_usec = timeout_usec, .bind_to_caller = bind_to_caller,
                 .prepared_usec = now_usec(CLOCK_REALTIME),
+                /* Announced with the object itself (InterfacesAdded), not as a change. */
+                .emitted_state = snapshot_state_to_public_string(SNAPSHOT_PREPARED),
         };
         /* Plain digits are a valid path element; sd_bus_path_encode() would escape the first one. */
         if (asprintf(&s->object_path, SNAPSHOT_PATH_PREFIX "/%" PRIu64, snapshot->id) < 0)

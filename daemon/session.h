@@ -49,6 +49,7 @@ struct Session {
         uint64_t timeout_usec;
         bool bind_to_caller;
         uint64_t prepared_usec, frozen_usec;    /* CLOCK_REALTIME */
+        const char *emitted_state;      /* State as last signalled (a static string) */
 
         SessionMember *members;         /* built at Freeze from snapshot->instances */
         size_t n_members;

@@ -266,6 +266,39 @@ class Signals(Base):
         wait_until(has(c.ipath("alpha"), INSTANCE, "LastFullBackup"), "LastFullBackup change")
 
 
+    def test_changes_only(self):
+        """Each State value is signalled once per change: reads and illegal calls signal nothing."""
+        c = self.c
+        states = []
+
+        def handler(iface, changed, invalidated, path=None):
+            if str(iface) == MANAGER and "ActiveSnapshotState" in changed:
+                states.append(("manager", str(changed["ActiveSnapshotState"])))
+            if str(iface) == SNAPSHOT and "State" in changed:
+                states.append(("snapshot", str(changed["State"])))
+
+        match = c.bus.add_signal_receiver(handler, "PropertiesChanged", PROPS, NAME, None, path_keyword="path")
+        try:
+            sid = c.prepare(CONTINUE)
+            c.call("GetFreezeInfo", t(sid), u(0))
+            c.err("Thaw", t(sid), u(0))
+            c.freeze(sid)
+            c.call("GetFreezeInfo", t(sid), u(0))
+            c.err("Freeze", t(sid), u(0))
+            c.call("Thaw", t(sid), u(0))
+            c.call("TruncateLog", t(sid), u(ALL_DATABASES))
+            c.call("TruncateLog", t(sid), u(ALL_DATABASES))
+            c.call("End", t(sid), u(0))
+            # A round trip after the last signal: everything before it has arrived.
+            c.call("Ping", path=ROOT, iface="org.freedesktop.DBus.Peer")
+            wait_until(lambda: pump() or ("manager", "") in states, "ActiveSnapshotState ''")
+            self.assertEqual([v for k, v in states if k == "manager"],
+                             ["prepared", "frozen", "thawed", "log-truncated", ""])
+            self.assertEqual([v for k, v in states if k == "snapshot"], ["frozen", "thawed", "log-truncated"])
+        finally:
+            match.remove()
+
+
 class Binding(Base):
     def test_bind_to_caller(self):
         other = Client(self.env.bus.address)
