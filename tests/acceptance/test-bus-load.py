@@ -138,6 +138,37 @@ class Load(unittest.TestCase):
             finish(env)
 
 
+class Races(unittest.TestCase):
+    def send_freeze(self, client, sid):
+        """Freeze without waiting for its reply."""
+        msg = dbus.lowlevel.MethodCallMessage(NAME, ROOT, MANAGER, "Freeze")
+        msg.append(t(sid), u(0), signature="tu")
+        client.bus.send_message(msg)
+        client.bus.flush()
+
+    def test_owner_gone_or_abort_during_freeze(self):
+        with jetsnaptest.Env(config=config()) as env:
+            c = Client(env.bus.address)
+            for _ in range(20):
+                # A bound owner that leaves right after asking for the freeze.
+                o = Client(env.bus.address)
+                sid = int(o.call("PrepareWithOptions", u(CONTINUE),
+                                 dbus.Dictionary({"BindToCaller": dbus.Boolean(True)}, signature="sv")))
+                self.send_freeze(o, sid)
+                o.close()
+                wait_until(lambda: int(c.prop("ActiveSnapshotId")) == 0, "bound session aborted")
+                self.assertEqual({str(c.iprop(n, "State")) for n in ("alpha", "beta", "gamma")}, {"running"})
+                # An Abort that overtakes the reply of Freeze.
+                sid = c.prepare(CONTINUE)
+                self.send_freeze(c, sid)
+                c.call("Abort", t(sid), u(0))
+                self.assertEqual(int(c.prop("ActiveSnapshotId")), 0)
+                self.assertEqual({str(c.iprop(n, "State")) for n in ("alpha", "beta", "gamma")}, {"running"})
+            c.commit("beta", [("p", "main", "t", b"after", b"1")])
+            c.close()
+            finish(env)
+
+
 class Malformed(unittest.TestCase):
     def test_wrong_signature_for_every_method(self):
         with jetsnaptest.Env(config=config()) as env:
