@@ -230,6 +230,36 @@ class Backup(Base):
         c.call("End", t(sid), u(0))
 
 
+class Backlog(Base):
+    def test_thousand_commits_wait_for_thaw(self):
+        """Commits sent while frozen stay unacknowledged, then all complete at thaw, durable and in order."""
+        c = self.c
+        sid = c.prepare(CONTINUE)
+        c.freeze(sid)
+        results = {}
+        obj = c.bus.get_object(NAME, c.ipath("beta"), introspect=False)
+        commit = obj.get_dbus_method("Commit", INSTANCE)
+        n = 1000
+        for i in range(n):
+            commit(ops_array([("p", "main", "backlog", b"%06d" % i, b"%d" % i)]), timeout=CALL_TIMEOUT,
+                   reply_handler=lambda lsn, i=i: results.__setitem__(i, int(lsn)),
+                   error_handler=lambda e, i=i: results.__setitem__(i, e.get_dbus_name()))
+        c.call("Ping", path=ROOT, iface="org.freedesktop.DBus.Peer")
+        pump()
+        self.assertEqual(results, {})
+        self.assertEqual(str(c.iprop("beta", "State")), "frozen")
+        c.call("Thaw", t(sid), u(0))
+        wait_until(lambda: pump() or len(results) == n, "all commits answered")
+        lsns = [results[i] for i in range(n)]
+        self.assertTrue(all(isinstance(v, int) for v in lsns), [v for v in lsns if not isinstance(v, int)][:3])
+        self.assertEqual(lsns, sorted(lsns))
+        self.assertEqual(len(set(lsns)), n)
+        rows = c.call("Scan", "main", "backlog", dbus.ByteArray(b""), dbus.ByteArray(b""), u(n), path=c.ipath("beta"),
+                      iface=INSTANCE)
+        self.assertEqual(len(rows), n)
+        c.call("End", t(sid), u(0))
+
+
 class Signals(Base):
     def test_properties_changed(self):
         c = self.c
