@@ -1,10 +1,11 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
 #
-# Runs inside the booted container (jetsnap-selftest.service) as root: a
-# full snapshot sequence with busctl on the real system bus, the bus policy
-# for users outside and inside group "jetsnap", the journal entries of each
-# step, and the sandbox of jetsnapd.service. Writes /results/rc last.
+# Runs inside the booted container (jetsnap-selftest.service) as root: the
+# installed files, a full snapshot sequence with busctl on the real system
+# bus, authorization (bus policy and daemon) for users outside and inside
+# group "jetsnap", the journal entries of each step, the sandbox of
+# jetsnapd.service and bus activation. Writes /results/rc last.
 set -uo pipefail
 
 failures=0
