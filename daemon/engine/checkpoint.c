@@ -15,15 +15,17 @@
  * find the databases without the daemon's configuration.
  *
  * The checkpointer thread is the only writer of LMDB. Each round takes all
- * acknowledged changes, applies them with one LMDB transaction per
- * database (recording the applied LSN in it), removes them from the
- * overlay, and then advances jet.chk. Between rounds it also runs
+ * acknowledged changes, applies them in slices of at most
+ * CHECKPOINT_TXN_BYTES, one LMDB transaction per database per slice
+ * (recording the applied LSN in it), removes each slice from the overlay,
+ * and then advances jet.chk once. Between rounds it also runs
  * truncation requests, deletes old generations under circular logging and
  * preallocates the next log generation (logs/jet.spare). On freeze it
  * finishes a jet.chk write in progress, abandons an LMDB transaction that
  * has not started to commit, and reports the engine frozen.
  */
 #include <fcntl.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -225,23 +227,54 @@ static int delete_generations(Engine *e, uint32_t below) {
         return count;
 }
 
-int checkpoint_run(Engine *e, LogQueue *q) {
+static void prune_overlays(Engine *e, uint64_t lsn) {
+        pthread_rwlock_wrlock(&e->overlay_lock);
+        for (size_t i = 0; i < e->n_databases; i++)
+                for (size_t t = 0; t < e->databases[i].n_tables; t++)
+                        overlay_prune(&e->databases[i].tables[t]->overlay, lsn);
+        pthread_rwlock_unlock(&e->overlay_lock);
+}
+
+/*
+ * checkpoint_run() - apply a queue of records (in LSN order) to every
+ * database and advance jet.chk to its last LSN.
+ *
+ * The queue is applied in slices of at most txn_bytes_max payload bytes
+ * (always at least one record), one LMDB transaction per database per
+ * slice, and each slice leaves the overlay as soon as every database holds
+ * it (invariant 3). A freeze between slices, or within one before its
+ * commit, stops the round with -ECANCELED: the caller requeues all of it,
+ * and database_apply() later skips what a database already applied. jet.chk
+ * is written once, after the last slice, so it only names an LSN every
+ * database has (invariant 6).
+ *
+ * Return: 0, -ECANCELED (freeze requested), or negative errno.
+ */
+int checkpoint_run(Engine *e, LogQueue *q, uint64_t txn_bytes_max) {
         uint64_t up_to;
         int r;
 
         if (!q->tail)
                 return 0;
         up_to = q->tail->lsn;
-        for (size_t i = 0; i < e->n_databases; i++) {
-                r = database_apply(e, &e->databases[i], q->head, up_to);
-                if (r < 0)
-                        return r;
+        for (LogItem *first = q->head; first;) {
+                LogItem *last = first;
+                uint64_t bytes = first->payload_size;
+
+                while (last->next && bytes + last->next->payload_size <= txn_bytes_max) {
+                        last = last->next;
+                        bytes += last->payload_size;
+                }
+                if (first != q->head && atomic_flag_get(&e->pause_requested) && !atomic_flag_get(&e->closing))
+                        return -ECANCELED;
+                for (size_t i = 0; i < e->n_databases; i++) {
+                        r = database_apply(e, &e->databases[i], first, last->lsn);
+                        if (r < 0)
+                                return r;
+                }
+                prune_overlays(e, last->lsn);
+                first = last->next;
         }
-        pthread_rwlock_wrlock(&e->overlay_lock);
-        for (size_t i = 0; i < e->n_databases; i++)
-                for (size_t t = 0; t < e->databases[i].n_tables; t++)
-                        overlay_prune(&e->databases[i].tables[t]->overlay, up_to);
-        pthread_rwlock_unlock(&e->overlay_lock);
 
         /* Once started, a jet.chk write finishes even if a freeze arrives (invariant 5). */
         r = checkpoint_write(e, up_to);
@@ -313,9 +346,30 @@ static uint64_t mono_usec(void) {
         return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
 }
 
+/*
+ * After a burst of commits the freed records and overlay nodes stay in the
+ * malloc arenas of the engine's threads (the idle daemon kept 10+ MiB).
+ * Once a round emptied the overlay, hand that memory back; malloc_trim()
+ * walks every arena, so at most once per MALLOC_TRIM_INTERVAL_USEC. Runs
+ * without locks: it only touches the allocator.
+ */
+static void trim_memory(Engine *e, uint64_t *last_trim) {
+        uint64_t now = mono_usec();
+        bool empty;
+
+        pthread_mutex_lock(&e->lock);
+        empty = e->applied.n == 0;
+        pthread_mutex_unlock(&e->lock);
+        /* A freeze is waiting for us to report it: trimming can take milliseconds on a large heap. */
+        if (!empty || now - *last_trim < MALLOC_TRIM_INTERVAL_USEC || atomic_flag_get(&e->pause_requested))
+                return;
+        *last_trim = now;
+        (void) malloc_trim(0);
+}
+
 void *checkpointer_main(void *userdata) {
         Engine *e = userdata;
-        uint64_t last = mono_usec();
+        uint64_t last = mono_usec(), last_trim = 0;
         int r;
 
         pthread_mutex_lock(&e->lock);
@@ -349,16 +403,21 @@ void *checkpointer_main(void *userdata) {
                         LogQueue q;
                         log_queue_take(&e->applied, &q);
                         pthread_mutex_unlock(&e->lock);
-                        r = checkpoint_run(e, &q);
+                        r = checkpoint_run(e, &q, e->checkpoint_txn_bytes);
+                        if (r >= 0) {
+                                log_queue_free(&q);
+                                trim_memory(e, &last_trim);
+                        }
                         pthread_mutex_lock(&e->lock);
                         last = mono_usec();
                         if (r == -ECANCELED) {
                                 log_queue_prepend(&e->applied, &q);
                                 continue;
                         }
-                        log_queue_free(&q);
-                        if (r < 0)
+                        if (r < 0) {
+                                log_queue_free(&q);
                                 engine_fail_locked(e, r);
+                        }
                         continue;
                 }
                 if (e->ckpt_exit)

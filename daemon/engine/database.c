@@ -237,7 +237,35 @@ void database_close(Database *d) {
         d->env = NULL;
 }
 
-static int apply_txn(Database *d, MDB_txn *txn, const LogItem *i, Table **created, size_t *n_created) {
+/* What one database_apply() has done since it last looked at a freeze request. */
+typedef struct ApplyProgress {
+        size_t ops, bytes;
+} ApplyProgress;
+
+/*
+ * A freeze must not wait for a large round to be applied only to throw it
+ * away (invariant 5), so the apply loop looks at pause_requested every
+ * APPLY_CHECK_OPS operations or APPLY_CHECK_BYTES of keys and values,
+ * whichever comes first: an acquire load is cheap, but not free next to
+ * an mdb_put() of a small row. While closing, the round must finish.
+ */
+static int apply_progress(Engine *e, ApplyProgress *p, size_t bytes) {
+        void (*hook)(Engine *e) = __atomic_load_n(&e->apply_op_hook, __ATOMIC_ACQUIRE);
+
+        if (hook)
+                hook(e);
+        p->ops++;
+        p->bytes += bytes;
+        if (p->ops < APPLY_CHECK_OPS && p->bytes < APPLY_CHECK_BYTES)
+                return 0;
+        *p = (ApplyProgress) {};
+        if (atomic_flag_get(&e->pause_requested) && !atomic_flag_get(&e->closing))
+                return -ECANCELED;
+        return 0;
+}
+
+static int apply_txn(Engine *e, Database *d, MDB_txn *txn, const LogItem *i, Table **created, size_t *n_created,
+                     ApplyProgress *progress) {
         size_t offset = 0;
         LogOpView op;
         int r;
@@ -268,6 +296,9 @@ static int apply_txn(Database *d, MDB_txn *txn, const LogItem *i, Table **create
                 }
                 if (r != 0)
                         return lmdb_to_errno(r);
+                r = apply_progress(e, progress, op.key_size + op.value_size);
+                if (r < 0)
+                        return r;
         }
         return r;
 }
@@ -283,17 +314,13 @@ int database_apply(Engine *e, Database *d, LogItem *items, uint64_t up_to_lsn) {
         r = mdb_txn_begin(d->env, NULL, 0, &txn);
         if (r != 0)
                 return lmdb_to_errno(r);
-        size_t n = 0;
-        for (LogItem *i = items; i && r >= 0; i = i->next) {
-                if (i->lsn <= d->applied_lsn || i->lsn > up_to_lsn)
+        ApplyProgress progress = {};
+        /* Items are in LSN order: stop at the first one past up_to_lsn. */
+        for (LogItem *i = items; i && i->lsn <= up_to_lsn && r >= 0; i = i->next) {
+                if (i->lsn <= d->applied_lsn)
                         continue;
-                /* A freeze need not wait for a big round to be applied only to be thrown away. */
-                if (++n % 256 == 0 && atomic_flag_get(&e->pause_requested) && !atomic_flag_get(&e->closing)) {
-                        r = -ECANCELED;
-                        break;
-                }
                 if (i->type == LOG_RECORD_TXN)
-                        r = apply_txn(d, txn, i, created, &n_created);
+                        r = apply_txn(e, d, txn, i, created, &n_created, &progress);
                 else if (i->type == LOG_RECORD_BACKUP) {
                         LogBackupPayload b;
                         memcpy(&b, i->payload, sizeof(b));

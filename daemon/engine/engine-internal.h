@@ -178,7 +178,8 @@ Table *database_find_table(Database *d, const char *name, size_t name_size);
 /* Caller holds Engine.overlay_lock for writing (or no other thread runs). */
 int database_add_table(Database *d, const char *name, size_t name_size, Table **ret);
 int lmdb_to_errno(int r);
-/* Applies the given records (those with lsn > applied) in one LMDB transaction; 0, or negative errno. */
+/* Applies the given records (those with applied < lsn <= up_to_lsn) in one LMDB transaction; 0, -ECANCELED
+ * (a freeze arrived before the commit started), or negative errno. */
 typedef struct LogItem LogItem;
 int database_apply(Engine *e, Database *d, LogItem *items, uint64_t up_to_lsn);
 
@@ -247,6 +248,15 @@ typedef struct TruncateRequest {
 
 /* A checkpoint round starts early when this much is waiting: bounds overlay memory and replay time. */
 #define CHECKPOINT_EARLY_BYTES (UINT64_C(32) << 20)
+/* One LMDB transaction of a checkpoint round holds at most this much (at least one record): a freeze waits for
+ * at most one such transaction to commit, and LMDB's dirty page list stays small. jet.chk is written once per
+ * round, after all of its transactions. */
+#define CHECKPOINT_TXN_BYTES (UINT64_C(4) << 20)
+/* The apply loop looks for a freeze request this often (operations, or bytes of keys and values). */
+#define APPLY_CHECK_OPS 256u
+#define APPLY_CHECK_BYTES ((size_t) 1 << 20)
+/* The checkpointer gives freed memory back to the kernel at most this often (malloc_trim()). */
+#define MALLOC_TRIM_INTERVAL_USEC USEC_PER_SEC
 /* Recovery applies the log in batches of this many payload bytes (EngineConfig.recovery_batch_size). */
 #define RECOVERY_BATCH_SIZE_DEFAULT CHECKPOINT_EARLY_BYTES
 
@@ -266,6 +276,8 @@ struct Engine {
         uint64_t recovery_batch_size;
         bool circular;
         uint8_t signature[16];
+        uint64_t checkpoint_txn_bytes;  /* CHECKPOINT_TXN_BYTES; tests lower it */
+        void (*apply_op_hook)(Engine *e); /* tests: called (atomic load) after each op applied to LMDB */
 
         int event_fd;                   /* readable while completions wait for engine_dispatch() */
         int dir_fd;                     /* the instance directory, flock()ed while the Engine lives */
@@ -388,7 +400,8 @@ int writer_archive_generation(Engine *e);
 
 /* checkpoint.c */
 void *checkpointer_main(void *userdata);
-int checkpoint_run(Engine *e, LogQueue *items);
+/* Applies the queue (in LMDB transactions of at most txn_bytes_max bytes), prunes the overlay, writes jet.chk. */
+int checkpoint_run(Engine *e, LogQueue *items, uint64_t txn_bytes_max);
 
 /* recovery.c */
 int recovery_run(Engine *e, char **reterr_message);

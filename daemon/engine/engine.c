@@ -95,6 +95,15 @@ int engine_fsync_dir(Engine *e, const char *dir) {
         return r;
 }
 
+/* "PREFIX/NAME" for top -H, perf and /proc/PID/task/TID/comm; set here rather than in the thread, so it is in
+ * place when engine_open() returns. */
+static void set_thread_name(Engine *e, pthread_t thread, const char *prefix) {
+        char name[16]; /* TASK_COMM_LEN: pthread_setname_np() refuses longer names rather than cutting them */
+
+        (void) snprintf(name, sizeof(name), "%s/%s", prefix, e->name);
+        (void) pthread_setname_np(thread, name);
+}
+
 Database *engine_find_database(Engine *e, const char *name, size_t name_size) {
         for (size_t i = 0; i < e->n_databases; i++)
                 if (strlen(e->databases[i].name) == name_size && memcmp(e->databases[i].name, name, name_size) == 0)
@@ -345,6 +354,7 @@ static int engine_new(const EngineConfig *c, Engine **ret) {
         e->pending_max = c->pending_commits_max ?: ENGINE_PENDING_COMMITS_MAX_DEFAULT;
         e->checkpoint_interval_usec = c->checkpoint_interval_usec ?: USEC_PER_SEC;
         e->recovery_batch_size = c->recovery_batch_size ?: RECOVERY_BATCH_SIZE_DEFAULT;
+        e->checkpoint_txn_bytes = CHECKPOINT_TXN_BYTES;
         e->circular = c->circular_logging;
         e->name = strdup(c->name);
         e->path = absolute(c->path);
@@ -415,12 +425,14 @@ int engine_open(const EngineConfig *config, Engine **ret, char **reterr_message)
                 return r;
         }
         e->writer_started = true;
+        set_thread_name(e, e->writer_thread, "jet-log");
         r = -pthread_create(&e->ckpt_thread, NULL, checkpointer_main, e);
         if (r < 0) {
                 engine_close(e);
                 return r;
         }
         e->ckpt_started = true;
+        set_thread_name(e, e->ckpt_thread, "jet-ckpt");
         *ret = e;
         return 0;
 }

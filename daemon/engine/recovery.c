@@ -130,7 +130,8 @@ typedef struct ReplayContext {
 static int replay_flush(ReplayContext *c, char **reterr_message) {
         int r;
 
-        r = checkpoint_run(c->e, &c->queue);
+        /* One LMDB transaction per database for the whole batch: recovery_batch_size already bounds it. */
+        r = checkpoint_run(c->e, &c->queue, UINT64_MAX);
         log_queue_free(&c->queue);
         if (r < 0)
                 (void) asprintf_safe(reterr_message, "applying the log to the databases failed: %s", strerror(-r));
