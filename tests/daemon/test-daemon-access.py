@@ -8,7 +8,11 @@ policy systemd/org.jetsnap1.conf. Clients run as nobody via setpriv."""
 
 import json
 import os
+import pwd
+import shutil
 import sys
+import tempfile
+import types
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -112,6 +116,44 @@ class Access(unittest.TestCase):
             self.assertEqual([k for k, v in got.items() if v == ACCESS_DENIED], [])
             self.assertEqual(got["Prepare"], None)
             self.assertIsNone(env.daemon.proc.poll())
+
+    def test_own_user(self):
+        # jetsnapd --user style: the daemon's own (non-root) user may run snapshots, others may not.
+        nobody = pwd.getpwnam("nobody")
+        d = tempfile.mkdtemp(prefix="jetsnap-test-")
+        os.chmod(d, 0o755)
+        bus = jetsnaptest.Bus(d, "open")
+        try:
+            data = os.path.join(d, "data")
+            os.makedirs(os.path.join(d, "state"))
+            os.makedirs(data)
+            for p in (data, os.path.join(d, "state")):
+                os.chown(p, nobody.pw_uid, nobody.pw_gid)
+            wrapper = os.path.join(d, "jetsnapd-as-nobody")
+            with open(wrapper, "w") as f:
+                f.write('#!/bin/sh\nexec setpriv --reuid=nobody --regid=nogroup --clear-groups "%s" "$@"\n'
+                        % os.environ.get("JETSNAPD", "jetsnapd"))
+            os.chmod(wrapper, 0o755)
+            saved = os.environ.get("JETSNAPD")
+            os.environ["JETSNAPD"] = wrapper
+            try:
+                daemon = jetsnaptest.Daemon(bus, d, CONFIG.format(dir=data).replace("[backup]", "[]"),
+                                            env={"JETSNAPD_LOG": "stderr"})
+            finally:
+                if saved is None:
+                    del os.environ["JETSNAPD"]
+                else:
+                    os.environ["JETSNAPD"] = saved
+            env = types.SimpleNamespace(bus=bus)
+            got = calls(env, NOBODY)
+            self.assertEqual(got["Prepare"], None, got)
+            self.assertEqual(got["CommitPrivate"], None, got)
+            got = calls(env, ["--reuid=daemon", "--regid=daemon", "--clear-groups"])
+            self.check(got, ["ListInstances"], ["Prepare", "CommitPrivate"])
+            self.assertEqual(daemon.stop(), 0)
+        finally:
+            bus.stop()
+            shutil.rmtree(d, ignore_errors=True)
 
 
 if __name__ == "__main__":
