@@ -14,30 +14,7 @@ import dbus
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import jetsnaptest  # noqa: E402,F401
 
-NAME = "org.jetsnap1"
-ROOT = "/org/jetsnap1"
-MANAGER = "org.jetsnap1.Manager"
-INSTANCE = "org.jetsnap1.Instance"
-SNAPSHOT = "org.jetsnap1.Snapshot"
-PROPS = "org.freedesktop.DBus.Properties"
-
-INCREMENTAL, COPY, CONTINUE, EXPLICIT = 0x1, 0x2, 0x4, 0x8
-ALL_DATABASES = 0x1
-ABORT = 0x1
-
-E = "org.jetsnap1.Error."
-INVALID_PARAMETER = E + "InvalidParameter"
-INVALID_SEQUENCE = E + "OSSnapshotInvalidSequence"
-TIME_OUT = E + "OSSnapshotTimeOut"
-NOT_ALLOWED = E + "OSSnapshotNotAllowed"
-INVALID_SNAP_ID = E + "OSSnapshotInvalidSnapId"
-RECORD_NOT_FOUND = E + "RecordNotFound"
-MISSING_FULL_BACKUP = E + "MissingFullBackup"
-INVALID_BACKUP = E + "InvalidBackup"
-ACCESS_DENIED = "org.freedesktop.DBus.Error.AccessDenied"
-
-# Commit replies may wait for a whole freeze window.
-CALL_TIMEOUT = 120
+from jetsnapbus import *  # noqa: E402,F401,F403
 
 u, t, s = dbus.UInt32, dbus.UInt64, dbus.String
 
