@@ -40,17 +40,6 @@ static void help(void) {
                "  --no-bus     baselines only\n");
 }
 
-static void parse_clients(char *s) {
-        arg_n_clients = 0;
-        for (char *tok = strtok(s, ","); tok; tok = strtok(NULL, ",")) {
-                if (arg_n_clients == ELEMENTSOF(arg_clients)) {
-                        fprintf(stderr, "Too many client counts.\n");
-                        exit(EXIT_FAILURE);
-                }
-                arg_clients[arg_n_clients++] = arg_unsigned(tok);
-        }
-}
-
 static int parse_argv(int argc, char *argv[]) {
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -78,7 +67,7 @@ static int parse_argv(int argc, char *argv[]) {
                         arg_only = optarg;
                         break;
                 case 'c':
-                        parse_clients(optarg);
+                        arg_n_clients = arg_unsigned_list(optarg, arg_clients, ELEMENTSOF(arg_clients));
                         break;
                 case 'B':
                         arg_bus = false;

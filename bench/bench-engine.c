@@ -70,12 +70,7 @@ static int parse_argv(int argc, char *argv[]) {
                         }
                         break;
                 case 'c':
-                        arg_n_threads = 0;
-                        for (char *tok = strtok(optarg, ","); tok; tok = strtok(NULL, ",")) {
-                                if (arg_n_threads == ELEMENTSOF(arg_threads))
-                                        return -E2BIG;
-                                arg_threads[arg_n_threads++] = arg_unsigned(tok);
-                        }
+                        arg_n_threads = arg_unsigned_list(optarg, arg_threads, ELEMENTSOF(arg_threads));
                         break;
                 default:
                         return -EINVAL;

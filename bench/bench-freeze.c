@@ -80,12 +80,7 @@ static int parse_argv(int argc, char *argv[]) {
                         arg_cycles = arg_unsigned(optarg);
                         break;
                 case 'i':
-                        arg_n_sets = 0;
-                        for (char *tok = strtok(optarg, ","); tok; tok = strtok(NULL, ",")) {
-                                if (arg_n_sets == ELEMENTSOF(arg_sets))
-                                        return -E2BIG;
-                                arg_sets[arg_n_sets++] = arg_unsigned(tok);
-                        }
+                        arg_n_sets = arg_unsigned_list(optarg, arg_sets, ELEMENTSOF(arg_sets));
                         break;
                 case ARG_FSFREEZE:
                         arg_fsfreeze = optarg;

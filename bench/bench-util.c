@@ -583,3 +583,16 @@ unsigned arg_unsigned(const char *s) {
         }
         return (unsigned) v;
 }
+
+size_t arg_unsigned_list(char *s, unsigned *v, size_t max) {
+        size_t n = 0;
+
+        for (char *tok = strtok(s, ","); tok; tok = strtok(NULL, ",")) {
+                if (n == max) {
+                        fprintf(stderr, "Too many values in list (at most %zu).\n", max);
+                        exit(EXIT_FAILURE);
+                }
+                v[n++] = arg_unsigned(tok);
+        }
+        return n;
+}

@@ -146,3 +146,5 @@ void table_target(bool met, const char *fmt, ...) _printf_(2, 3);
 /* Parses "-d DIR -t SECONDS"-style values; exits with a message on garbage. */
 uint64_t arg_seconds_usec(const char *s);
 unsigned arg_unsigned(const char *s);
+/* "1,8,32" into v[] (at most max entries); returns the count; exits with a message on garbage. */
+size_t arg_unsigned_list(char *s, unsigned *v, size_t max);
