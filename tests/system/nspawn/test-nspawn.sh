@@ -75,7 +75,7 @@ meson install -C "$install_build" --destdir "$run_root" --quiet
 ldconfig -r "$run_root"
 
 echo "== prepare the container"
-install -D -m 0644 "$here/jetsnapd.yaml" "$run_root/etc/jetsnapd/jetsnapd.yaml"
+# No /etc/jetsnapd/jetsnapd.yaml: the service runs on the embedded default, as after a plain install.
 install -D -m 0755 "$here/selftest.sh" "$run_root/usr/local/lib/jetsnap-selftest/selftest.sh"
 install -D -m 0644 "$here/jetsnap-selftest.service" "$run_root/etc/systemd/system/jetsnap-selftest.service"
 mkdir -p "$run_root/etc/systemd/system/multi-user.target.wants"
