@@ -22,7 +22,9 @@
  * (5) Freeze: the writer finishes its round, closes and archives the
  *     generation, and only then asks the checkpointer to pause; the
  *     checkpointer finishes a jet.chk write in progress, abandons an LMDB
- *     transaction that has not started to commit and a generation
+ *     transaction that has not started to commit (it looks every
+ *     APPLY_CHECK_OPS ops, and one holds at most CHECKPOINT_TXN_BYTES, so
+ *     a freeze never waits for a whole round) and a generation
  *     preallocation, and only then reports FROZEN. From then on neither
  *     thread issues a write until engine_thaw().
  * (6) LMDB is written by the checkpointer only (and by recovery before the
