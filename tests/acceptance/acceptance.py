@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+import unittest
 
 import dbus
 
@@ -126,6 +127,30 @@ def finish(env):
             raise AssertionError("jetsnapd: " + bad + ":\n" + log[-4000:])
     if rc != 0:
         raise AssertionError("jetsnapd exited with %s on SIGTERM:\n%s" % (rc, log[-4000:]))
+
+
+class DaemonTestCase(unittest.TestCase):
+    """One daemon per test class (config()); each test leaves no session behind and the daemon alive."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.env = jetsnaptest.Env(config=config()).__enter__()
+        cls.c = Client(cls.env.bus.address)
+        cls.dir = cls.env.dir
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.c.close()
+        try:
+            finish(cls.env)
+        finally:
+            cls.env.__exit__(None, None, None)
+
+    def tearDown(self):
+        sid = int(self.c.prop("ActiveSnapshotId"))
+        if sid:
+            self.c.call("Abort", t(sid), u(0))
+        self.assertIsNone(self.env.daemon.proc.poll(), "jetsnapd died")
 
 
 def ops_array(ops):

@@ -57,27 +57,7 @@ def members(root, iface):
     return methods, props
 
 
-class Env(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.env = jetsnaptest.Env(config=config()).__enter__()
-        cls.c = Client(cls.env.bus.address)
-        cls.dir = cls.env.dir
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.c.close()
-        try:
-            finish(cls.env)
-        finally:
-            cls.env.__exit__(None, None, None)
-
-    def tearDown(self):
-        sid = int(self.c.prop("ActiveSnapshotId"))
-        if sid:
-            self.c.call("Abort", t(sid), u(0))
-        self.assertEqual(self.env.daemon.proc.poll(), None, "jetsnapd died")
-
+class Env(DaemonTestCase):
     def call_in_state(self, sid, call):
         """Error name (or None) of `call` on session sid; args valid apart from the state."""
         c = self.c

@@ -38,26 +38,7 @@ def gens_of(files):
                   if os.path.basename(f).startswith("jet") and os.path.basename(f).endswith(".log"))
 
 
-class Base(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.env = jetsnaptest.Env(config=config()).__enter__()
-        cls.c = Client(cls.env.bus.address)
-        cls.dir = cls.env.dir
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.c.close()
-        try:
-            finish(cls.env)
-        finally:
-            cls.env.__exit__(None, None, None)
-
-    def tearDown(self):
-        sid = int(self.c.prop("ActiveSnapshotId"))
-        if sid:
-            self.c.call("Abort", t(sid), u(0))
-        self.assertIsNone(self.env.daemon.proc.poll(), "jetsnapd died")
+Base = DaemonTestCase
 
 
 class Backup(Base):
