@@ -19,6 +19,8 @@
 
 #include <jetsnap/esent.h>
 
+#include "check-run.h"
+
 #define ck_assert_jet(expr, expected) ck_assert_int_eq((long) (expr), (long) (expected))
 
 /* The values of ESE's esent.h and ese-semantics.md "Constants": code written for ESE depends on them. */
@@ -205,11 +207,5 @@ static Suite *esent_contract_suite(void) {
 }
 
 int main(void) {
-        SRunner *sr = srunner_create(esent_contract_suite());
-        int failed;
-
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+        return run_suite(esent_contract_suite());
 }

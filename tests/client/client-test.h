@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "jetsnap/jetsnap.h"
+#include "check-run.h"
 
 /* A client on the test bus; fails the test if it cannot connect. */
 static inline jetsnap_client *test_client(void) {
@@ -74,15 +75,6 @@ static inline uint64_t last_full_backup_usec(jetsnap_client *c, const char *inst
         return t;
 }
 
-static inline int run_suite(Suite *s) {
-        SRunner *sr = srunner_create(s);
-        int failed;
-
-        srunner_run_all(sr, CK_ENV);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
 
 /* The header's own cleanup helper, as a caller would use it. */
 #define _cleanup_client_ __attribute__((cleanup(jetsnap_client_unrefp)))

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <jetsnap/esent.h>
+#include "check-run.h"
 
 #define ck_assert_jet(expr, expected) ck_assert_int_eq((long) (expr), (long) (expected))
 
@@ -301,8 +302,6 @@ END_TEST
 int main(void) {
         Suite *s = suite_create("esent");
         TCase *tc = tcase_create("OSSnapshot");
-        SRunner *sr;
-        int failed;
 
         tcase_set_timeout(tc, 60);
         /* Must stay first: needs a daemon with no recorded full backup. */
@@ -318,9 +317,5 @@ int main(void) {
         tcase_add_test(tc, test_fork);
         tcase_add_test(tc, test_access_denied);
         suite_add_tcase(s, tc);
-        sr = srunner_create(s);
-        srunner_run_all(sr, CK_ENV);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+        return run_suite(s);
 }

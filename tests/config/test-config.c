@@ -16,6 +16,7 @@
 
 #include "daemon/config.h"
 #include "macro.h"
+#include "check-run.h"
 
 static char tmpdir[] = "/tmp/test-config-XXXXXX";
 static char yaml_path[sizeof(tmpdir) + 32];
@@ -342,11 +343,5 @@ static Suite *config_suite(void) {
 }
 
 int main(void) {
-        SRunner *sr = srunner_create(config_suite());
-        int failed;
-
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+        return run_suite(config_suite());
 }

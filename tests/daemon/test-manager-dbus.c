@@ -23,6 +23,7 @@
 #include "config.h"
 #include "macro.h"
 #include "manager.h"
+#include "check-run.h"
 
 #define PATH_A "/org/jetsnap1/instance/a"
 
@@ -574,11 +575,5 @@ static Suite *manager_dbus_suite(void) {
 }
 
 int main(void) {
-        SRunner *sr = srunner_create(manager_dbus_suite());
-        int failed;
-
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+        return run_suite(manager_dbus_suite());
 }

@@ -12,6 +12,7 @@
 
 #include "macro.h"
 #include "snapshot-id.h"
+#include "check-run.h"
 
 static char dir[] = "/tmp/test-snapshot-id-XXXXXX";
 
@@ -122,11 +123,5 @@ static Suite *snapshot_id_suite(void) {
 }
 
 int main(void) {
-        SRunner *sr = srunner_create(snapshot_id_suite());
-        int failed;
-
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+        return run_suite(snapshot_id_suite());
 }

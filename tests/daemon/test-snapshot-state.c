@@ -13,6 +13,7 @@
 
 #include "macro.h"
 #include "snapshot.h"
+#include "check-run.h"
 
 #define ID 7
 
@@ -351,11 +352,5 @@ static Suite *snapshot_state_suite(void) {
 }
 
 int main(void) {
-        SRunner *sr = srunner_create(snapshot_state_suite());
-        int failed;
-
-        srunner_run_all(sr, CK_NORMAL);
-        failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+        return run_suite(snapshot_state_suite());
 }

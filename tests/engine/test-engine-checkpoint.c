@@ -16,6 +16,7 @@
 
 #include "engine-internal.h"
 #include "engine-test-util.h"
+#include "check-run.h"
 
 static TestConfig tc;
 static FaultIO fio;
@@ -237,9 +238,5 @@ static Suite *checkpoint_suite(void) {
 }
 
 int main(void) {
-        SRunner *sr = srunner_create(checkpoint_suite());
-        srunner_run_all(sr, CK_NORMAL);
-        int failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+        return run_suite(checkpoint_suite());
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "engine-internal.h"
+#include "check-run.h"
 
 typedef uint32_t (*crc_fn)(uint32_t, const void *, size_t);
 static const crc_fn impls[] = { crc32c_sw, crc32c_hw };
@@ -69,9 +70,5 @@ static Suite *crc_suite(void) {
 }
 
 int main(void) {
-        SRunner *sr = srunner_create(crc_suite());
-        srunner_run_all(sr, CK_NORMAL);
-        int failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+        return run_suite(crc_suite());
 }

@@ -12,6 +12,7 @@
 
 #include "engine-internal.h"
 #include "engine-test-util.h"
+#include "check-run.h"
 
 static TestConfig tc;
 
@@ -189,9 +190,5 @@ static Suite *log_suite(void) {
 }
 
 int main(void) {
-        SRunner *sr = srunner_create(log_suite());
-        srunner_run_all(sr, CK_NORMAL);
-        int failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+        return run_suite(log_suite());
 }

@@ -15,6 +15,7 @@
 #include "engine-internal.h"
 #include "engine-test-util.h"
 #include "macro.h"
+#include "check-run.h"
 
 static TestConfig tc;
 
@@ -84,9 +85,5 @@ static Suite *offline_suite(void) {
 }
 
 int main(void) {
-        SRunner *sr = srunner_create(offline_suite());
-        srunner_run_all(sr, CK_NORMAL);
-        int failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+        return run_suite(offline_suite());
 }

@@ -15,6 +15,7 @@
 
 #include "engine-test-util.h"
 #include "macro.h"
+#include "check-run.h"
 
 #define N_COMMITS 1200
 #define VALUE_SIZE 2000         /* ~2.4 MiB of log: ~38 generations of 64 KiB */
@@ -250,9 +251,5 @@ static Suite *recovery_stream_suite(void) {
 }
 
 int main(void) {
-        SRunner *sr = srunner_create(recovery_stream_suite());
-        srunner_run_all(sr, CK_NORMAL);
-        int failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+        return run_suite(recovery_stream_suite());
 }

@@ -21,6 +21,7 @@
 #include "engine-internal.h"
 #include "engine-test-util.h"
 #include "macro.h"
+#include "check-run.h"
 
 static TestConfig tc;
 
@@ -744,9 +745,5 @@ static Suite *recovery_suite(void) {
 }
 
 int main(void) {
-        SRunner *sr = srunner_create(recovery_suite());
-        srunner_run_all(sr, CK_NORMAL);
-        int failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+        return run_suite(recovery_suite());
 }

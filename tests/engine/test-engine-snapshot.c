@@ -15,6 +15,7 @@
 
 #include "engine-test-util.h"
 #include "macro.h"
+#include "check-run.h"
 
 static TestConfig tc;
 static FaultIO fio;
@@ -638,9 +639,5 @@ static Suite *snapshot_suite(void) {
 }
 
 int main(void) {
-        SRunner *sr = srunner_create(snapshot_suite());
-        srunner_run_all(sr, CK_NORMAL);
-        int failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+        return run_suite(snapshot_suite());
 }

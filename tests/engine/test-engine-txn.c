@@ -12,6 +12,7 @@
 
 #include "engine-test-util.h"
 #include "macro.h"
+#include "check-run.h"
 
 static TestConfig tc;
 
@@ -528,9 +529,5 @@ static Suite *engine_txn_suite(void) {
 }
 
 int main(void) {
-        SRunner *sr = srunner_create(engine_txn_suite());
-        srunner_run_all(sr, CK_NORMAL);
-        int failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+        return run_suite(engine_txn_suite());
 }
