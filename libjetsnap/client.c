@@ -25,15 +25,19 @@ static int client_new(sd_bus *bus, jetsnap_client **ret) {
         return 0;
 }
 
-/* Takes @bus's reference on success; on failure the caller still owns it. */
-static int client_open_bus(sd_bus *bus, jetsnap_client **ret) {
+/* Takes *bus's reference on success (and sets *bus to NULL); on failure the caller still owns it. */
+static int client_open_bus(sd_bus **bus, jetsnap_client **ret) {
         int r;
 
         /* Process-global and idempotent: after this, every errno from sd-bus follows design.md §4. */
         r = jetsnap_bus_error_map_register();
         if (r < 0)
                 return r;
-        return client_new(bus, ret);
+        r = client_new(*bus, ret);
+        if (r < 0)
+                return r;
+        *bus = NULL;
+        return 0;
 }
 
 _public_ int jetsnap_client_open_system(jetsnap_client **ret) {
@@ -45,11 +49,7 @@ _public_ int jetsnap_client_open_system(jetsnap_client **ret) {
         r = sd_bus_open_system(&bus);
         if (r < 0)
                 return r;
-        r = client_open_bus(bus, ret);
-        if (r < 0)
-                return r;
-        TAKE_PTR(bus);
-        return 0;
+        return client_open_bus(&bus, ret);
 }
 
 _public_ int jetsnap_client_open_user(jetsnap_client **ret) {
@@ -61,11 +61,7 @@ _public_ int jetsnap_client_open_user(jetsnap_client **ret) {
         r = sd_bus_open_user(&bus);
         if (r < 0)
                 return r;
-        r = client_open_bus(bus, ret);
-        if (r < 0)
-                return r;
-        TAKE_PTR(bus);
-        return 0;
+        return client_open_bus(&bus, ret);
 }
 
 _public_ int jetsnap_client_open_address(const char *address, jetsnap_client **ret) {
@@ -88,11 +84,7 @@ _public_ int jetsnap_client_open_address(const char *address, jetsnap_client **r
         r = sd_bus_start(bus);
         if (r < 0)
                 return r;
-        r = client_open_bus(bus, ret);
-        if (r < 0)
-                return r;
-        TAKE_PTR(bus);
-        return 0;
+        return client_open_bus(&bus, ret);
 }
 
 _public_ int jetsnap_client_open_remote(const char *host, jetsnap_client **ret) {
@@ -106,11 +98,7 @@ _public_ int jetsnap_client_open_remote(const char *host, jetsnap_client **ret) 
         r = sd_bus_open_system_remote(&bus, host);
         if (r < 0)
                 return r;
-        r = client_open_bus(bus, ret);
-        if (r < 0)
-                return r;
-        TAKE_PTR(bus);
-        return 0;
+        return client_open_bus(&bus, ret);
 }
 
 _public_ jetsnap_client *jetsnap_client_ref(jetsnap_client *c) {
